@@ -1,0 +1,171 @@
+//! KRM function results: the one way vmesh reports problems (decisions D6).
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// What a result is about: the KRM `resourceRef`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ResourceRef {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FieldRef {
+    pub path: String,
+}
+
+/// Where the resource came from: `internal.config.kubernetes.io/path` and `/index`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FileRef {
+    pub path: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub index: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KrmResult {
+    pub message: String,
+    pub severity: Severity,
+    #[serde(rename = "resourceRef", skip_serializing_if = "Option::is_none")]
+    pub resource_ref: Option<ResourceRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<FieldRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileRef>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl KrmResult {
+    pub fn new(severity: Severity, message: impl Into<String>) -> Self {
+        KrmResult {
+            message: message.into(),
+            severity,
+            resource_ref: None,
+            field: None,
+            file: None,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, message)
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, message)
+    }
+
+    pub fn info(message: impl Into<String>) -> Self {
+        Self::new(Severity::Info, message)
+    }
+
+    pub fn with_field(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        if !path.is_empty() {
+            self.field = Some(FieldRef { path });
+        }
+        self
+    }
+
+    pub fn with_tag(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.tags.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Sort key that keeps results stable whatever order the checks ran in.
+    fn sort_key(&self) -> impl Ord + '_ {
+        (
+            self.severity,
+            &self.file,
+            &self.resource_ref,
+            &self.field,
+            &self.message,
+        )
+    }
+}
+
+impl fmt::Display for KrmResult {
+    /// The form printed on stderr: `[error] Kind/ns/name (file) spec.x: message`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        write!(f, "[{severity}]")?;
+        if let Some(r) = &self.resource_ref {
+            if r.namespace.is_empty() {
+                write!(f, " {}/{}", r.kind, r.name)?;
+            } else {
+                write!(f, " {}/{}/{}", r.kind, r.namespace, r.name)?;
+            }
+        }
+        if let Some(file) = &self.file {
+            if file.index == 0 {
+                write!(f, " ({})", file.path)?;
+            } else {
+                write!(f, " ({}#{})", file.path, file.index)?;
+            }
+        }
+        if let Some(field) = &self.field {
+            write!(f, " {}", field.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The results of one run, in the order they are reported.
+#[derive(Debug, Default, Clone)]
+pub struct Results(Vec<KrmResult>);
+
+impl Results {
+    pub fn push(&mut self, result: KrmResult) {
+        self.0.push(result);
+    }
+
+    pub fn extend(&mut self, results: impl IntoIterator<Item = KrmResult>) {
+        self.0.extend(results);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|r| r.severity == Severity::Error)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &KrmResult> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Sorted, duplicates removed: the order results are written in.
+    pub fn into_sorted(mut self) -> Vec<KrmResult> {
+        self.0.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.0.dedup();
+        self.0
+    }
+}

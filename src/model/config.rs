@@ -1,0 +1,125 @@
+//! vmesh's own configuration: the functionConfig (`vmesh.dev/v1alpha1` `VirtualMeshRenderer`,
+//! or a ConfigMap with the same keys under `data`), decisions D3.
+
+use super::common::{ProtoEnum, proto_enum};
+use super::networking::TlsMode;
+use serde::{Deserialize, Serialize};
+
+pub const CONFIG_API_VERSION: &str = "vmesh.dev/v1alpha1";
+pub const CONFIG_KIND: &str = "VirtualMeshRenderer";
+
+/// The settings of one render. `Default` is what vmesh does with no configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RenderConfig {
+    /// Emit only the items for this workload cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Directory of template overrides (file names as the embedded templates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<String>,
+    /// Default DestinationRule TLS mode; overrides a Settings resource.
+    #[serde(
+        default,
+        deserialize_with = "optional_tls_mode",
+        serialize_with = "serialize_tls_mode",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tls_mode: Option<TlsMode>,
+    /// `v1` (default, Istio ≥ 1.22) or `v1beta1` (older Istio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub istio_api_version: Option<IstioApiVersion>,
+    /// `stable` (default: no pod IPs in Git) or `pods` (Gloo Mesh's exact pod-IP endpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<EndpointsMode>,
+    /// Write a VirtualMeshStatus into each VirtualMesh item.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_status: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum IstioApiVersion {
+    #[default]
+    #[serde(rename = "v1")]
+    V1,
+    #[serde(rename = "v1beta1")]
+    V1beta1,
+}
+
+impl IstioApiVersion {
+    pub fn networking(self) -> &'static str {
+        match self {
+            IstioApiVersion::V1 => "networking.istio.io/v1",
+            IstioApiVersion::V1beta1 => "networking.istio.io/v1beta1",
+        }
+    }
+
+    pub fn security(self) -> &'static str {
+        match self {
+            IstioApiVersion::V1 => "security.istio.io/v1",
+            IstioApiVersion::V1beta1 => "security.istio.io/v1beta1",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointsMode {
+    #[default]
+    Stable,
+    Pods,
+}
+
+fn optional_tls_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TlsMode>, D::Error> {
+    proto_enum(d).map(Some)
+}
+
+fn serialize_tls_mode<S: serde::Serializer>(
+    mode: &Option<TlsMode>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match mode {
+        Some(mode) => serializer.serialize_str(mode.as_str()),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl RenderConfig {
+    pub fn api_version(&self) -> IstioApiVersion {
+        self.istio_api_version.unwrap_or_default()
+    }
+
+    pub fn endpoints_mode(&self) -> EndpointsMode {
+        self.endpoints.unwrap_or_default()
+    }
+}
+
+/// The JSON Schema of the functionConfig, printed by `vmesh schema`.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://vmesh.dev/schemas/v1alpha1/VirtualMeshRenderer.json",
+        "title": "VirtualMeshRenderer",
+        "description": "functionConfig of the vmesh KRM function. A ConfigMap with the same keys under `data` (string values) is accepted too.",
+        "type": "object",
+        "required": ["apiVersion", "kind"],
+        "additionalProperties": false,
+        "properties": {
+            "apiVersion": {"const": CONFIG_API_VERSION},
+            "kind": {"const": CONFIG_KIND},
+            "metadata": {"type": "object"},
+            "spec": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "cluster": {"type": "string", "description": "Emit only the items for this workload cluster (its slice)."},
+                    "templates": {"type": "string", "description": "Directory of template overrides; a file named like an embedded template replaces it."},
+                    "tlsMode": {"enum": TlsMode::VALUES.iter().map(|v| v.2).collect::<Vec<_>>(), "description": "Default DestinationRule TLS mode; overrides a Settings resource. Default ISTIO_MUTUAL."},
+                    "istioApiVersion": {"enum": ["v1", "v1beta1"], "description": "API version of the Istio outputs. Default v1 (Istio >= 1.22)."},
+                    "endpoints": {"enum": ["stable", "pods"], "description": "stable (default): ServiceEntries depend on Services, never on pod IPs. pods: Gloo Mesh's pod-IP endpoints."},
+                    "writeStatus": {"type": "boolean", "description": "Write a VirtualMeshStatus into each VirtualMesh. Default false."}
+                }
+            }
+        }
+    })
+}

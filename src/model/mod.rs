@@ -1,0 +1,163 @@
+//! Typed inputs: the Gloo Mesh resources vmesh reads, and its own configuration.
+
+pub mod common;
+pub mod config;
+pub mod discovery;
+pub mod networking;
+
+use common::ObjectRef;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A typed input resource: its metadata, its spec, and where it sits in the input.
+#[derive(Debug, Clone)]
+pub struct Resource<S> {
+    pub meta: ObjectMeta,
+    pub spec: S,
+    /// Index of the item in the input list.
+    pub item: usize,
+}
+
+impl<S> Resource<S> {
+    pub fn name(&self) -> &str {
+        self.meta.name.as_deref().unwrap_or("")
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.meta.namespace.as_deref().unwrap_or("")
+    }
+
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef::new(self.name(), self.namespace())
+    }
+
+    /// Gloo Mesh's key: `name.namespace.`.
+    pub fn key(&self) -> String {
+        self.object_ref().key()
+    }
+}
+
+/// A typing problem in one input: the field path (from the resource root) and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Reads `metadata` and `spec` of an item into typed form. A missing spec reads as the
+/// default spec; unknown fields and wrong types are errors with their path.
+pub fn parse_resource<S: DeserializeOwned + Default>(
+    value: &Value,
+    item: usize,
+) -> Result<Resource<S>, TypeError> {
+    let meta = match value.get("metadata") {
+        Some(meta) => parse_at::<ObjectMeta>(meta, "metadata")?,
+        None => ObjectMeta::default(),
+    };
+    let spec = match value.get("spec") {
+        Some(Value::Null) | None => S::default(),
+        Some(spec) => parse_at::<S>(spec, "spec")?,
+    };
+    Ok(Resource { meta, spec, item })
+}
+
+/// Deserializes `value` as `T`, reporting errors with the full path below `prefix`.
+pub fn parse_at<T: DeserializeOwned>(value: &Value, prefix: &str) -> Result<T, TypeError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
+        let inner = error.inner().to_string();
+        // serde_path_to_error's path already ends with the unknown key itself.
+        let path = join_path(prefix, &error.path().to_string());
+        if let Some((field, expected)) = unknown_field(&inner) {
+            TypeError {
+                path,
+                message: with_suggestion(&inner, field, &expected),
+            }
+        } else {
+            TypeError {
+                path,
+                message: inner,
+            }
+        }
+    })
+}
+
+fn join_path(prefix: &str, rest: &str) -> String {
+    match (prefix.is_empty(), rest.is_empty() || rest == ".") {
+        (_, true) => prefix.to_string(),
+        (true, false) => rest.to_string(),
+        (false, false) if rest.starts_with('[') => format!("{prefix}{rest}"),
+        (false, false) => format!("{prefix}.{rest}"),
+    }
+}
+
+/// Splits serde's "unknown field `x`, expected `a` or `b`" into the field and the expected
+/// names.
+fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>();
+    Some((field, expected))
+}
+
+/// Appends "did you mean `x`?" when one expected field is close to the unknown one.
+fn with_suggestion(message: &str, field: &str, expected: &[&str]) -> String {
+    let best = expected
+        .iter()
+        .map(|candidate| {
+            (
+                strsim::damerau_levenshtein(&field.to_ascii_lowercase(), &candidate.to_ascii_lowercase()),
+                *candidate,
+            )
+        })
+        .min();
+    match best {
+        Some((distance, candidate)) if distance <= 2 || candidate.eq_ignore_ascii_case(field) => {
+            format!("{message} (did you mean `{candidate}`?)")
+        }
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use networking::VirtualMeshSpec;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_name_their_path_and_a_suggestion() {
+        let err = parse_resource::<VirtualMeshSpec>(
+            &json!({"metadata": {"name": "vm"}, "spec": {"meshes": [{"nme": "a"}]}}),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "spec.meshes[0].nme");
+        assert!(err.message.contains("did you mean `name`?"), "{}", err.message);
+    }
+
+    #[test]
+    fn wrong_types_name_their_path() {
+        let err = parse_resource::<VirtualMeshSpec>(
+            &json!({"spec": {"federation": {"flatNetwork": "yes"}}}),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "spec.federation.flatNetwork");
+        assert!(err.message.contains("invalid type"), "{}", err.message);
+    }
+
+    #[test]
+    fn enums_accept_names_and_numbers() {
+        let r = parse_resource::<VirtualMeshSpec>(&json!({"spec": {"globalAccessPolicy": 1}}), 0).unwrap();
+        assert_eq!(r.spec.global_access_policy, networking::GlobalAccessPolicy::Enabled);
+        let err = parse_resource::<VirtualMeshSpec>(&json!({"spec": {"globalAccessPolicy": "ON"}}), 0)
+            .unwrap_err();
+        assert_eq!(err.path, "spec.globalAccessPolicy");
+        assert!(err.message.contains("MESH_DEFAULT, ENABLED, DISABLED"), "{}", err.message);
+    }
+}

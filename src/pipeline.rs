@@ -1,0 +1,225 @@
+//! One run: read → index → validate/plan → render → write. Hosts (the KRM function,
+//! `vmesh render`, kustomize, Argo CD) call [`run`] and only differ in how they read input
+//! and print the outcome.
+
+use crate::index::Inputs;
+use crate::krm::write::OutputItem;
+use crate::krm::{Envelope, KrmResult, ResourceList, Results, write_resource_list, write_stream};
+use crate::model::config::RenderConfig;
+use crate::plan::Plan;
+use crate::render::{self, Engine, RenderOptions, RenderedCluster};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Argo CD's repo-server refuses generated manifests over 100 MB; warn well before that.
+pub const SLICE_WARNING_BYTES: usize = 80 * 1024 * 1024;
+
+/// How the outcome is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStyle {
+    /// A ResourceList with every item that was not vmesh's, then the generated items, then
+    /// results (kpt, the KRM exec function form).
+    ResourceList,
+    /// A `---` stream of the generated items only (Argo CD, `vmesh render`).
+    GeneratedStream,
+    /// A `---` stream of the input items that are not vmesh's plus the generated items
+    /// (kustomize transformer).
+    FullStream,
+}
+
+/// What a host passes in besides the input.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Replaces the functionConfig when set (CLI flags of `vmesh render`).
+    pub config: Option<RenderConfig>,
+    pub style: OutputStyle,
+    /// Base directory for a relative `templates` path.
+    pub base_dir: Option<std::path::PathBuf>,
+}
+
+/// The outcome of a run: what to print on stdout, the results, and the exit code.
+#[derive(Debug)]
+pub struct Outcome {
+    pub stdout: String,
+    pub results: Vec<KrmResult>,
+    pub exit_code: i32,
+    /// Generated objects per cluster.
+    pub clusters: Vec<(String, usize)>,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> bool {
+        self.exit_code != 0
+    }
+}
+
+/// Runs vmesh over one parsed input.
+pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
+    let mut results = Results::default();
+    let config = match &options.config {
+        Some(config) => Ok(config.clone()),
+        None => crate::config::from_function_config(list.function_config.as_ref()),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(result) => {
+            results.push(result);
+            return failure(&list, results, options.style);
+        }
+    };
+    let inputs = Inputs::index(&list.items, &mut results);
+    let plan = Plan::build(&inputs, &list.items, &config, &mut results);
+    if results.has_errors() {
+        return failure(&list, results, options.style);
+    }
+    let engine = match Engine::new(templates_dir(&config, options.base_dir.as_deref()).as_deref()) {
+        Ok(engine) => engine,
+        Err(message) => {
+            results.push(KrmResult::error(message).with_field("spec.templates"));
+            return failure(&list, results, options.style);
+        }
+    };
+    let render_options = RenderOptions {
+        kpt_paths: options.style == OutputStyle::ResourceList,
+    };
+    let clusters = match render::render(&plan, &inputs, &engine, render_options) {
+        Ok(clusters) => clusters,
+        Err(errors) => {
+            results.extend(errors.into_iter().map(KrmResult::error));
+            return failure(&list, results, options.style);
+        }
+    };
+    report_sizes(&clusters, &mut results);
+    success(list, &inputs, &plan, clusters, results, options.style)
+}
+
+fn templates_dir(config: &RenderConfig, base: Option<&Path>) -> Option<std::path::PathBuf> {
+    let dir = Path::new(config.templates.as_deref()?);
+    Some(match base {
+        Some(base) if dir.is_relative() => base.join(dir),
+        _ => dir.to_path_buf(),
+    })
+}
+
+fn report_sizes(clusters: &[RenderedCluster], results: &mut Results) {
+    for cluster in clusters {
+        let bytes = cluster.text.len();
+        let message = format!(
+            "cluster {}: {} objects, {} bytes of YAML",
+            cluster.cluster,
+            cluster.len(),
+            bytes
+        );
+        results.push(KrmResult::info(message).with_tag("cluster", cluster.cluster.clone()));
+        if bytes > SLICE_WARNING_BYTES {
+            results.push(
+                KrmResult::warning(format!(
+                    "cluster {}'s slice is {} MB; Argo CD refuses generated manifests over 100 MB: narrow the federation selectors or split the slice",
+                    cluster.cluster,
+                    bytes / (1024 * 1024)
+                ))
+                .with_tag("cluster", cluster.cluster.clone()),
+            );
+        }
+    }
+}
+
+/// On any error the input goes back unchanged with the results (ResourceList), or nothing
+/// is printed (streams): no host may mistake a failed run for "delete everything".
+fn failure(list: &ResourceList, results: Results, style: OutputStyle) -> Outcome {
+    let results = results.into_sorted();
+    let mut stdout = String::new();
+    if style == OutputStyle::ResourceList {
+        write_resource_list(
+            &mut stdout,
+            &list.envelope,
+            &list.text,
+            list.items.iter().map(OutputItem::Input),
+            list.function_config.as_ref(),
+            &list.results,
+            &results,
+        );
+    }
+    Outcome {
+        stdout,
+        results,
+        exit_code: 1,
+        clusters: Vec::new(),
+    }
+}
+
+fn success(
+    mut list: ResourceList,
+    inputs: &Inputs,
+    plan: &Plan,
+    clusters: Vec<RenderedCluster>,
+    results: Results,
+    style: OutputStyle,
+) -> Outcome {
+    if plan.config.write_status {
+        write_status(&mut list, inputs, plan);
+    }
+    let owned: BTreeSet<usize> = inputs.owned.iter().copied().collect();
+    let kept = list
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !owned.contains(i))
+        .map(|(_, item)| OutputItem::Input(item));
+    let generated = clusters
+        .iter()
+        .flat_map(|c| c.documents().map(OutputItem::Rendered));
+    let results = results.into_sorted();
+    let mut stdout = String::new();
+    match style {
+        OutputStyle::ResourceList => {
+            let envelope = match &list.envelope {
+                Envelope::Stream => Envelope::resource_list(),
+                other => other.clone(),
+            };
+            write_resource_list(
+                &mut stdout,
+                &envelope,
+                &list.text,
+                kept.chain(generated),
+                list.function_config.as_ref(),
+                &list.results,
+                &results,
+            );
+        }
+        OutputStyle::FullStream => write_stream(&mut stdout, &list.text, kept.chain(generated)),
+        OutputStyle::GeneratedStream => write_stream(&mut stdout, &list.text, generated),
+    }
+    Outcome {
+        stdout,
+        results,
+        exit_code: 0,
+        clusters: clusters.iter().map(|c| (c.cluster.clone(), c.len())).collect(),
+    }
+}
+
+/// Writes Gloo Mesh's VirtualMeshStatus into each VirtualMesh item (D6, `writeStatus`).
+fn write_status(list: &mut ResourceList, inputs: &Inputs, plan: &Plan) {
+    for (vm_ref, vm) in &inputs.virtual_meshes {
+        let (meshes, destinations) = plan.status.get(vm_ref).cloned().unwrap_or_default();
+        let accepted = |refs: &[crate::model::common::ObjectRef]| {
+            let mut map = serde_json::Map::new();
+            let mut keys: Vec<String> = refs.iter().map(|r| r.key()).collect();
+            keys.sort();
+            for key in keys {
+                map.insert(key, json!({"state": "ACCEPTED"}));
+            }
+            Value::Object(map)
+        };
+        let status = json!({
+            "observedGeneration": vm.meta.generation.unwrap_or(0),
+            "state": "ACCEPTED",
+            "meshes": accepted(&meshes),
+            "destinations": accepted(&destinations),
+        });
+        if let Some(object) = list.items[vm.item].value_mut().as_object_mut() {
+            object.insert("status".into(), status);
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Federation of one Destination: its federated hostname, the meshes it is federated to, its
+//! ports, and the endpoints of its remote and local ServiceEntries.
+
+use super::gateways::Gateway;
+use crate::model::common::{ClusterObjectRef, ObjectRef};
+use crate::model::config::EndpointsMode;
+use crate::model::discovery::{Endpoint, KubeService, KubeServicePort};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Default `hostnameSuffix` (`hostutils.DefaultHostnameSuffix`).
+pub const DEFAULT_HOSTNAME_SUFFIX: &str = "global";
+
+/// A ServiceEntry port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePort {
+    pub number: u32,
+    pub name: String,
+    pub protocol: String,
+    /// The pod port, for the serving cluster's ServiceEntry with a workload selector.
+    pub target_port: Option<u32>,
+}
+
+/// A ServiceEntry endpoint (Istio's WorkloadEntry fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointEntry {
+    pub address: String,
+    /// Port name → port, one entry per ServiceEntry port.
+    pub ports: Vec<(String, u32)>,
+    pub labels: BTreeMap<String, String>,
+    pub locality: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Static,
+    Dns,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Static => "STATIC",
+            Resolution::Dns => "DNS",
+        }
+    }
+}
+
+/// The serving cluster's ServiceEntry for the federated hostname.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalEntry {
+    /// `endpoints: stable`: select the service's pods by label, in the service's namespace.
+    Selector {
+        namespace: String,
+        labels: BTreeMap<String, String>,
+        export_to: Vec<String>,
+    },
+    /// `endpoints: pods`: Gloo Mesh's pod-IP endpoints, in the mesh's namespace.
+    Pods {
+        endpoints: Vec<EndpointEntry>,
+        resolution: Resolution,
+    },
+}
+
+/// TCP keepalive of cross-cluster DestinationRules, durations already normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keepalive {
+    pub probes: u32,
+    pub time: Option<String>,
+    pub interval: Option<String>,
+}
+
+/// Everything the renderer needs to federate one Destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Federation {
+    pub destination: ObjectRef,
+    pub service: ClusterObjectRef,
+    pub virtual_mesh: ObjectRef,
+    pub source_mesh: ObjectRef,
+    pub hostname: String,
+    /// Istio meshes the Destination is federated to, in key order.
+    pub targets: Vec<ObjectRef>,
+    pub ports: Vec<ServicePort>,
+    pub remote_endpoints: Vec<EndpointEntry>,
+    pub remote_resolution: Resolution,
+    pub local: LocalEntry,
+    pub keepalive: Option<Keepalive>,
+    /// The unique virtual IP of the remote ServiceEntries (assigned after all are known).
+    pub vip: Ipv4Addr,
+}
+
+/// `<svc>.<ns>.svc.<cluster>.<suffix>` (`hostutils.BuildFederatedFQDN`).
+pub fn federated_hostname(service: &ClusterObjectRef, suffix: &str) -> String {
+    format!(
+        "{}.{}.svc.{}.{}",
+        service.name, service.namespace, service.cluster_name, suffix
+    )
+}
+
+/// The Istio protocol of a Kubernetes Service port (Istio's `kube.ConvertProtocol`, with
+/// Gloo Mesh's fallback to the Kubernetes protocol). `None` for SCTP, which Istio cannot carry.
+pub fn port_protocol(port: &KubeServicePort) -> Option<String> {
+    let k8s_protocol = if port.protocol.is_empty() {
+        "TCP"
+    } else {
+        port.protocol.as_str()
+    };
+    if k8s_protocol.eq_ignore_ascii_case("UDP") {
+        return Some("UDP".into());
+    }
+    if k8s_protocol.eq_ignore_ascii_case("SCTP") {
+        return None;
+    }
+    let name = if port.app_protocol.is_empty() {
+        port.name.as_str()
+    } else {
+        match port.app_protocol.as_str() {
+            "kubernetes.io/h2c" => return Some("HTTP2".into()),
+            "kubernetes.io/ws" => return Some("HTTP".into()),
+            "kubernetes.io/wss" => return Some("HTTPS".into()),
+            other => other,
+        }
+    };
+    if name.to_ascii_lowercase().starts_with("grpc-web") {
+        return Some("GRPC-Web".into());
+    }
+    let prefix = name.split('-').next().unwrap_or("");
+    let known = match prefix.to_ascii_lowercase().as_str() {
+        "tcp" => Some("TCP"),
+        "udp" => Some("UDP"),
+        "grpc" => Some("GRPC"),
+        "http" => Some("HTTP"),
+        "http_proxy" => Some("HTTP_PROXY"),
+        "http2" => Some("HTTP2"),
+        "https" => Some("HTTPS"),
+        "tls" => Some("TLS"),
+        "mongo" => Some("Mongo"),
+        "redis" => Some("Redis"),
+        "mysql" => Some("MySQL"),
+        _ if matches!(port.port, 25 | 53 | 3306 | 27017) => Some("TCP"),
+        _ => None,
+    };
+    Some(known.unwrap_or(k8s_protocol).to_string())
+}
+
+/// The ServiceEntry port name: the Service port's name, else its protocol in lowercase
+/// (Gloo Mesh used the protocol as is; Istio requires a DNS-1123 label).
+pub fn port_name(port: &KubeServicePort) -> String {
+    if port.name.is_empty() {
+        let protocol = if port.protocol.is_empty() { "TCP" } else { &port.protocol };
+        protocol.to_ascii_lowercase()
+    } else {
+        port.name.clone()
+    }
+}
+
+/// The pod port behind a Service port: its number, or its name resolved through the
+/// Destination's endpoint ports.
+pub fn target_port(port: &KubeServicePort, service: &KubeService) -> Option<u32> {
+    if port.target_port_number != 0 {
+        return Some(port.target_port_number);
+    }
+    if port.target_port_name.is_empty() {
+        return Some(port.port);
+    }
+    service
+        .endpoint_subsets
+        .iter()
+        .flat_map(|s| &s.ports)
+        .find(|p| p.name == port.target_port_name)
+        .map(|p| p.port)
+}
+
+/// Remote endpoints: one per gateway address and per distinct label set of the
+/// Destination's endpoints (`stable`), or one per gateway address and pod (`pods`).
+pub fn remote_endpoints(
+    mode: EndpointsMode,
+    gateways: &[Gateway],
+    service: &KubeService,
+    region: &str,
+    port_names: &[String],
+) -> Vec<EndpointEntry> {
+    let mut entries = Vec::new();
+    for gateway in gateways {
+        let ports: Vec<(String, u32)> = port_names
+            .iter()
+            .map(|n| (n.clone(), gateway.destination_port))
+            .collect();
+        for address in &gateway.addresses {
+            match mode {
+                EndpointsMode::Stable => {
+                    let groups = label_groups(service, region);
+                    if groups.is_empty() {
+                        entries.push(EndpointEntry {
+                            address: address.clone(),
+                            ports: ports.clone(),
+                            labels: BTreeMap::new(),
+                            locality: None,
+                        });
+                    }
+                    for (labels, locality) in groups {
+                        entries.push(EndpointEntry {
+                            address: address.clone(),
+                            ports: ports.clone(),
+                            labels,
+                            locality,
+                        });
+                    }
+                }
+                EndpointsMode::Pods => {
+                    for endpoint in service.endpoint_subsets.iter().flat_map(|s| &s.endpoints) {
+                        entries.push(EndpointEntry {
+                            address: address.clone(),
+                            ports: ports.clone(),
+                            labels: endpoint.labels.clone(),
+                            locality: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    entries
+}
+
+/// Distinct endpoint label sets, sorted, each with the locality all of its endpoints share.
+fn label_groups(
+    service: &KubeService,
+    region: &str,
+) -> Vec<(BTreeMap<String, String>, Option<String>)> {
+    let mut groups: BTreeMap<&BTreeMap<String, String>, BTreeSet<Option<String>>> = BTreeMap::new();
+    for endpoint in service.endpoint_subsets.iter().flat_map(|s| &s.endpoints) {
+        groups
+            .entry(&endpoint.labels)
+            .or_default()
+            .insert(locality(region, endpoint));
+    }
+    groups
+        .into_iter()
+        .map(|(labels, localities)| {
+            let shared = match localities.len() {
+                1 => localities.into_iter().next().flatten(),
+                _ => None,
+            };
+            (labels.clone(), shared)
+        })
+        .collect()
+}
+
+/// Istio locality `region/zone/subzone`, when the region is known.
+fn locality(region: &str, endpoint: &Endpoint) -> Option<String> {
+    if region.is_empty() {
+        return None;
+    }
+    let mut text = region.to_string();
+    if let Some(sub) = &endpoint.sub_locality
+        && !sub.zone.is_empty()
+    {
+        text.push('/');
+        text.push_str(&sub.zone);
+        if !sub.sub_zone.is_empty() {
+            text.push('/');
+            text.push_str(&sub.sub_zone);
+        }
+    }
+    Some(text)
+}
+
+/// Gloo Mesh's local pod-IP endpoints (`endpoints: pods`), keyed by the ServiceEntry's port
+/// names.
+pub fn pod_endpoints(service: &KubeService, port_names: &[String]) -> Vec<EndpointEntry> {
+    let mut entries = Vec::new();
+    for subset in &service.endpoint_subsets {
+        let ports: Vec<(String, u32)> = subset
+            .ports
+            .iter()
+            .map(|p| {
+                let name = if p.name.is_empty() {
+                    let protocol = if p.protocol.is_empty() { "TCP" } else { &p.protocol };
+                    protocol.to_ascii_lowercase()
+                } else {
+                    p.name.clone()
+                };
+                (name, p.port)
+            })
+            .filter(|(name, _)| port_names.contains(name))
+            .collect();
+        for endpoint in &subset.endpoints {
+            entries.push(EndpointEntry {
+                address: endpoint.ip_address.clone(),
+                ports: ports.clone(),
+                labels: endpoint.labels.clone(),
+                locality: None,
+            });
+        }
+    }
+    entries
+}
+
+/// `ResolutionForEndpointIpVersions`: DNS when an address is a hostname, STATIC otherwise;
+/// a hostname together with an IPv6 address is an error.
+pub fn resolution(addresses: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Resolution, String> {
+    let mut hostname = false;
+    let mut ipv6 = false;
+    for address in addresses {
+        let address = address.as_ref();
+        match address.parse::<IpAddr>() {
+            Ok(_) if address.matches(':').count() >= 2 => ipv6 = true,
+            Ok(_) => {}
+            Err(_) => hostname = true,
+        }
+    }
+    match (hostname, ipv6) {
+        (true, true) => Err("endpoints contain both ipv6 and hostname addresses".into()),
+        (true, false) => Ok(Resolution::Dns),
+        _ => Ok(Resolution::Static),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(number: u32, name: &str, protocol: &str, app: &str) -> KubeServicePort {
+        KubeServicePort {
+            port: number,
+            name: name.into(),
+            protocol: protocol.into(),
+            app_protocol: app.into(),
+            ..KubeServicePort::default()
+        }
+    }
+
+    #[test]
+    fn protocols_follow_istio_conversion() {
+        let p = |n, name, proto, app| port_protocol(&port(n, name, proto, app));
+        assert_eq!(p(9080, "http", "TCP", "").as_deref(), Some("HTTP"));
+        assert_eq!(p(9080, "http2-x", "TCP", "").as_deref(), Some("HTTP2"));
+        assert_eq!(p(9080, "grpc-web-x", "TCP", "").as_deref(), Some("GRPC-Web"));
+        assert_eq!(p(9080, "foo", "TCP", "https").as_deref(), Some("HTTPS"));
+        assert_eq!(p(53, "dns", "UDP", "").as_deref(), Some("UDP"));
+        assert_eq!(p(3306, "db", "TCP", "").as_deref(), Some("TCP"));
+        assert_eq!(p(1234, "", "TCP", "").as_deref(), Some("TCP"));
+        assert_eq!(p(1234, "x", "TCP", "kubernetes.io/h2c").as_deref(), Some("HTTP2"));
+        assert_eq!(p(1234, "x", "SCTP", ""), None);
+    }
+
+    #[test]
+    fn unnamed_ports_are_named_after_their_protocol_in_lowercase() {
+        assert_eq!(port_name(&port(1234, "", "TCP", "")), "tcp");
+        assert_eq!(port_name(&port(1234, "http", "TCP", "")), "http");
+    }
+
+    #[test]
+    fn resolution_rules_match_gloo_tests() {
+        assert_eq!(resolution(["1.2.3.4"]), Ok(Resolution::Static));
+        assert_eq!(resolution(["1.2.3.4", "2001:db8::1"]), Ok(Resolution::Static));
+        assert_eq!(resolution(["::ffff:1.2.3.4"]), Ok(Resolution::Static));
+        assert_eq!(resolution(["1.2.3.4", "lb.example.com"]), Ok(Resolution::Dns));
+        assert!(resolution(["2001:db8::1", "lb.example.com"]).is_err());
+        assert_eq!(resolution(Vec::<String>::new()), Ok(Resolution::Static));
+    }
+}

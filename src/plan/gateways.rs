@@ -1,0 +1,170 @@
+//! East-west gateway selection per mesh (Gloo Mesh's `getAppliedEastWestIngressGateways`).
+
+use super::report::Report;
+use super::selectors;
+use crate::index::Inputs;
+use crate::model::Resource;
+use crate::model::common::{ClusterObjectRef, ObjectRef};
+use crate::model::discovery::{DestinationSpec, IstioMesh, KubeService, ServiceType};
+use crate::model::networking::VirtualMeshSpec;
+use std::collections::BTreeMap;
+
+/// Default east-west port name (`defaults.IstioGatewayTlsPortName`).
+pub const DEFAULT_PORT_NAME: &str = "tls";
+
+/// One east-west gateway applied to a mesh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gateway {
+    /// The gateway's Destination (`metadata.name/namespace`).
+    pub destination: ObjectRef,
+    /// The gateway's Kubernetes Service.
+    pub service: ClusterObjectRef,
+    /// Labels of the gateway pods (the Gateway's and AuthorizationPolicy's selector).
+    pub workload_labels: BTreeMap<String, String>,
+    /// Addresses clients in other clusters dial (DNS names or IPs), in discovery order.
+    pub addresses: Vec<String>,
+    /// Port clients dial: the NodePort or the load balancer port.
+    pub destination_port: u32,
+    /// Port the gateway pods listen on (the Gateway server port).
+    pub container_port: u32,
+}
+
+/// Selects the east-west gateways of one Istio mesh for its VirtualMesh. Errors go to the
+/// VirtualMesh; the list is empty when nothing could be selected.
+pub fn select(
+    inputs: &Inputs,
+    vm: &Resource<VirtualMeshSpec>,
+    mesh_ref: &ObjectRef,
+    mesh: &IstioMesh,
+    report: &mut Report,
+) -> Vec<Gateway> {
+    let mesh_destinations: Vec<(&ObjectRef, &Resource<DestinationSpec>, &KubeService)> = inputs
+        .destinations
+        .iter()
+        .filter(|(_, d)| d.spec.mesh.as_ref() == Some(mesh_ref))
+        .filter_map(|(r, d)| d.spec.kube_service.as_ref().map(|ks| (r, d, ks)))
+        .collect();
+
+    let gateway_selectors = vm
+        .spec
+        .federation
+        .as_ref()
+        .map(|f| f.east_west_ingress_gateway_selectors.as_slice())
+        .unwrap_or_default();
+
+    let mut gateways = Vec::new();
+    for (dest_ref, _, service) in &mesh_destinations {
+        for (i, selector) in gateway_selectors.iter().enumerate() {
+            if !selectors::any_matches(&selector.destination_selectors, service) {
+                continue;
+            }
+            let field = format!("spec.federation.eastWestIngressGatewaySelectors[{i}]");
+            if service.workload_selector_labels.is_empty() {
+                report.error(
+                    vm.item,
+                    &field,
+                    format!(
+                        "attempting to select ingress gateway destination {} with no selector labels",
+                        dest_ref.key()
+                    ),
+                );
+                break;
+            }
+            let port_name = if selector.port_name.is_empty() {
+                DEFAULT_PORT_NAME
+            } else {
+                &selector.port_name
+            };
+            match build(dest_ref, service, port_name) {
+                Some(gateway) => gateways.push(gateway),
+                None => report.error(vm.item, &field, port_error(port_name)),
+            }
+            break;
+        }
+    }
+    if !gateways.is_empty() {
+        return gateways;
+    }
+
+    // Fallback 1: the deprecated Mesh.spec.istio.ingressGateways.
+    for info in &mesh.ingress_gateways {
+        let wanted = ClusterObjectRef {
+            name: info.name.clone(),
+            namespace: info.namespace.clone(),
+            cluster_name: mesh.installation.cluster.clone(),
+        };
+        if let Some((dest_ref, _, service)) = mesh_destinations
+            .iter()
+            .find(|(_, _, s)| s.service_ref == wanted)
+        {
+            gateways.push(Gateway {
+                destination: (*dest_ref).clone(),
+                service: service.service_ref.clone(),
+                workload_labels: service.workload_selector_labels.clone(),
+                addresses: addresses(service),
+                destination_port: info.external_tls_port,
+                container_port: info.tls_container_port,
+            });
+        }
+    }
+    if !gateways.is_empty() {
+        return gateways;
+    }
+
+    // Fallback 2: the first Destination of the mesh with `istio: ingressgateway` pods.
+    if let Some((dest_ref, _, service)) = mesh_destinations.iter().find(|(_, _, s)| {
+        s.workload_selector_labels.get("istio").map(String::as_str) == Some("ingressgateway")
+    }) {
+        match build(dest_ref, service, DEFAULT_PORT_NAME) {
+            Some(gateway) => gateways.push(gateway),
+            None => report.error(
+                vm.item,
+                "spec.federation.eastWestIngressGatewaySelectors",
+                port_error(DEFAULT_PORT_NAME),
+            ),
+        }
+    }
+    gateways
+}
+
+fn port_error(port_name: &str) -> String {
+    format!("ingress gateway destination port info could not be determined for tls port name: {port_name}")
+}
+
+/// Gloo Mesh's `buildAppliedIngressGateway`: both ports must be known and non-zero, so only
+/// NodePort and LoadBalancer Services can be gateways.
+fn build(dest_ref: &ObjectRef, service: &KubeService, port_name: &str) -> Option<Gateway> {
+    let port = service.ports.iter().find(|p| p.name == port_name)?;
+    let container_port = if !port.target_port_name.is_empty() {
+        service
+            .endpoint_subsets
+            .iter()
+            .flat_map(|s| &s.ports)
+            .find(|p| p.name == port.target_port_name)
+            .map_or(0, |p| p.port)
+    } else {
+        port.target_port_number
+    };
+    let destination_port = match service.service_type {
+        ServiceType::NodePort => port.node_port,
+        ServiceType::LoadBalancer => port.port,
+        _ => 0,
+    };
+    (container_port != 0 && destination_port != 0).then(|| Gateway {
+        destination: dest_ref.clone(),
+        service: service.service_ref.clone(),
+        workload_labels: service.workload_selector_labels.clone(),
+        addresses: addresses(service),
+        destination_port,
+        container_port,
+    })
+}
+
+fn addresses(service: &KubeService) -> Vec<String> {
+    service
+        .external_addresses
+        .iter()
+        .map(|a| a.address().to_string())
+        .filter(|a| !a.is_empty())
+        .collect()
+}

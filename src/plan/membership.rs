@@ -1,0 +1,88 @@
+//! Which VirtualMesh governs which Mesh (decisions D5: every mesh checked, oldest wins).
+
+use super::names::multierror;
+use super::report::Report;
+use crate::index::Inputs;
+use crate::model::Resource;
+use crate::model::common::ObjectRef;
+use crate::model::networking::VirtualMeshSpec;
+use std::collections::BTreeMap;
+
+/// The winner VirtualMesh of every grouped Mesh.
+#[derive(Debug, Default)]
+pub struct Membership {
+    /// Mesh → the VirtualMesh that governs it.
+    pub owner: BTreeMap<ObjectRef, ObjectRef>,
+    /// VirtualMesh → its meshes that it governs, in `spec.meshes` order.
+    pub meshes: BTreeMap<ObjectRef, Vec<ObjectRef>>,
+}
+
+/// Resolves mesh ownership. VirtualMeshes are processed oldest first
+/// (`metadata.creationTimestamp`; ties and missing timestamps by `namespace/name`); a later
+/// VirtualMesh that lists an already grouped Mesh gets an error for that entry.
+pub fn resolve(inputs: &Inputs, report: &mut Report) -> Membership {
+    let mut order: Vec<&Resource<VirtualMeshSpec>> = inputs.virtual_meshes.values().collect();
+    order.sort_by(|a, b| age_key(a).cmp(&age_key(b)));
+
+    let mut membership = Membership::default();
+    for vm in order {
+        let vm_ref = vm.object_ref();
+        let mut governed = Vec::new();
+        for (i, mesh_ref) in vm.spec.meshes.iter().enumerate() {
+            let field = format!("spec.meshes[{i}]");
+            if let Some(message) = malformed_mesh_ref(mesh_ref) {
+                report.error(vm.item, &field, message);
+            } else if !inputs.meshes.contains_key(mesh_ref) {
+                report.error(
+                    vm.item,
+                    &field,
+                    format!("*v1.Mesh with id {} not found", mesh_ref.key()),
+                );
+            } else if governed.contains(mesh_ref) {
+                report.warning(
+                    vm.item,
+                    &field,
+                    format!("Mesh {} is listed more than once", mesh_ref.key()),
+                );
+            } else if let Some(owner) = membership.owner.get(mesh_ref) {
+                report.error(
+                    vm.item,
+                    &field,
+                    format!(
+                        "Includes a Mesh ({}.{}) that already is grouped in a VirtualMesh ({}.{}); a Mesh belongs to one VirtualMesh, the oldest one wins",
+                        mesh_ref.name, mesh_ref.namespace, owner.name, owner.namespace
+                    ),
+                );
+            } else {
+                membership.owner.insert(mesh_ref.clone(), vm_ref.clone());
+                governed.push(mesh_ref.clone());
+            }
+        }
+        membership.meshes.insert(vm_ref, governed);
+    }
+    membership
+}
+
+/// Sort key: oldest first, missing timestamps last, then `namespace/name`.
+fn age_key(vm: &Resource<VirtualMeshSpec>) -> (bool, Option<String>, String, String) {
+    let created = vm
+        .meta
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.to_string());
+    (
+        created.is_none(),
+        created,
+        vm.namespace().to_string(),
+        vm.name().to_string(),
+    )
+}
+
+fn malformed_mesh_ref(r: &ObjectRef) -> Option<String> {
+    let missing: Vec<String> = [("name", &r.name), ("namespace", &r.namespace)]
+        .iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(f, _)| format!("'{f}' must be specified'"))
+        .collect();
+    (!missing.is_empty()).then(|| format!("malformed meshRef: {}", multierror(&missing)))
+}

@@ -1,0 +1,679 @@
+//! Plan: the derived state of one run — which VirtualMesh governs which mesh, each mesh's
+//! east-west gateways, what every Destination is federated to, unique VIPs and access
+//! rules. Everything here is validated; rendering only reads it.
+
+pub mod access;
+pub mod federation;
+pub mod gateways;
+pub mod membership;
+pub mod names;
+pub mod report;
+pub mod selectors;
+pub mod vip;
+
+use crate::index::Inputs;
+use crate::krm::{Item, Results};
+use crate::model::Resource;
+use crate::model::common::{ClusterObjectRef, ObjectRef};
+use crate::model::config::{EndpointsMode, RenderConfig};
+use crate::model::discovery::{DestinationSpec, IngressGatewayInfo, IstioMesh, KubeService};
+use crate::model::networking::{GlobalAccessPolicy, TlsMode, VirtualMeshSpec};
+use access::{Rule, TrustDomains};
+use federation::{Federation, Keepalive, LocalEntry, ServicePort};
+use gateways::Gateway;
+use membership::Membership;
+use names::{format_duration, is_dns_label, is_dns_subdomain, parse_duration};
+use report::Report;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::Ipv4Addr;
+
+/// Istio's control-plane namespace when a Mesh does not name one.
+pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
+/// Kubernetes' cluster domain when no KubernetesCluster names one.
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// An Istio mesh governed by a VirtualMesh.
+#[derive(Debug, Clone)]
+pub struct MeshPlan {
+    pub mesh: ObjectRef,
+    pub virtual_mesh: ObjectRef,
+    /// The workload cluster of the mesh's outputs.
+    pub cluster: String,
+    /// Istio's control-plane namespace.
+    pub namespace: String,
+    pub gateways: Vec<Gateway>,
+    /// The VirtualMesh groups two or more meshes (federation, Gateways).
+    pub multi_mesh: bool,
+    /// `globalAccessPolicy: ENABLED`.
+    pub global_access: bool,
+    pub hostname_suffix: String,
+    /// Deprecated `Mesh.spec.istio.ingressGateways` (allow policies).
+    pub ingress_gateways: Vec<IngressGatewayInfo>,
+    pub trust_domain: String,
+    pub istiod_service_account: String,
+}
+
+/// An Istio Destination: its per-Destination DestinationRule and AuthorizationPolicy.
+#[derive(Debug, Clone)]
+pub struct DestinationPlan {
+    pub destination: ObjectRef,
+    pub service: ClusterObjectRef,
+    pub workload_labels: BTreeMap<String, String>,
+    pub local_fqdn: String,
+    pub rules: Vec<Rule>,
+}
+
+/// The derived state of one run.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub config: RenderConfig,
+    pub tls_mode: TlsMode,
+    pub membership: Membership,
+    pub meshes: BTreeMap<ObjectRef, MeshPlan>,
+    /// Federated Destinations, in Destination key order.
+    pub federations: Vec<Federation>,
+    /// Istio Destinations, in Destination key order.
+    pub destinations: Vec<DestinationPlan>,
+    /// VirtualMesh → its meshes and federated Destinations, for `writeStatus`.
+    pub status: BTreeMap<ObjectRef, (Vec<ObjectRef>, Vec<ObjectRef>)>,
+}
+
+impl Plan {
+    /// Validates the inputs and derives the plan. Problems go to `results`; the caller must
+    /// not render when there are errors.
+    pub fn build(
+        inputs: &Inputs,
+        items: &[Item],
+        config: &RenderConfig,
+        results: &mut Results,
+    ) -> Plan {
+        let mut report = Report::new(items, results);
+        let mut plan = Plan {
+            config: config.clone(),
+            tls_mode: tls_mode(inputs, config, &mut report),
+            ..Plan::default()
+        };
+        check_meshes(inputs, &mut report);
+        check_destinations(inputs, &mut report);
+        plan.membership = membership::resolve(inputs, &mut report);
+        for vm in inputs.virtual_meshes.values() {
+            plan.add_virtual_mesh(inputs, vm, &mut report);
+        }
+        plan.add_federations(inputs, &mut report);
+        plan.assign_vips(inputs, &mut report);
+        plan.add_destinations(inputs, &mut report);
+        plan
+    }
+
+    fn add_virtual_mesh(
+        &mut self,
+        inputs: &Inputs,
+        vm: &Resource<VirtualMeshSpec>,
+        report: &mut Report,
+    ) {
+        let vm_ref = vm.object_ref();
+        check_federation_fields(inputs, vm, report);
+        let governed = self.membership.meshes.get(&vm_ref).cloned().unwrap_or_default();
+        let multi_mesh = vm.spec.meshes.len() >= 2;
+        let suffix = hostname_suffix(vm);
+        for mesh_ref in &governed {
+            let mesh = &inputs.meshes[mesh_ref];
+            let Some(istio) = &mesh.spec.istio else {
+                report.warning(
+                    vm.item,
+                    &mesh_field(vm, mesh_ref),
+                    format!(
+                        "Mesh {} is a {} mesh: vmesh renders only Istio configuration, so it gets no outputs and nothing is federated into it",
+                        mesh_ref.key(),
+                        mesh.spec.type_name()
+                    ),
+                );
+                continue;
+            };
+            let gateways = gateways::select(inputs, vm, mesh_ref, istio, report);
+            if multi_mesh && gateways.is_empty() {
+                report.error(
+                    vm.item,
+                    &mesh_field(vm, mesh_ref),
+                    format!(
+                        "no Destinations selected as ingress gateway for mesh {}. At least one must be selected.",
+                        mesh_ref.key()
+                    ),
+                );
+            }
+            self.meshes.insert(
+                mesh_ref.clone(),
+                MeshPlan {
+                    mesh: mesh_ref.clone(),
+                    virtual_mesh: vm_ref.clone(),
+                    cluster: istio.installation.cluster.clone(),
+                    namespace: istio_namespace(istio).to_string(),
+                    gateways,
+                    multi_mesh,
+                    global_access: vm.spec.global_access_policy == GlobalAccessPolicy::Enabled,
+                    hostname_suffix: suffix.clone(),
+                    ingress_gateways: istio.ingress_gateways.clone(),
+                    trust_domain: istio.trust_domain.clone(),
+                    istiod_service_account: istio.istiod_service_account.clone(),
+                },
+            );
+        }
+        self.status.insert(vm_ref, (governed, Vec::new()));
+    }
+
+    fn add_federations(&mut self, inputs: &Inputs, report: &mut Report) {
+        let mut warned_targets: BTreeSet<(ObjectRef, ObjectRef)> = BTreeSet::new();
+        let mut smart_dns: BTreeMap<(ObjectRef, ObjectRef), usize> = BTreeMap::new();
+        let mut unreachable: BTreeSet<ObjectRef> = BTreeSet::new();
+        for (dest_ref, destination) in &inputs.destinations {
+            let Some(service) = &destination.spec.kube_service else {
+                continue;
+            };
+            let Some(mesh_ref) = &destination.spec.mesh else {
+                continue;
+            };
+            let Some(mesh_plan) = self.meshes.get(mesh_ref) else {
+                continue;
+            };
+            let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
+            let mut targets = Vec::new();
+            for target in federated_to(vm, mesh_ref, service) {
+                let Some(target_mesh) = inputs.meshes.get(&target) else {
+                    continue;
+                };
+                match &target_mesh.spec.istio {
+                    None => {
+                        if warned_targets.insert((vm.object_ref(), target.clone())) {
+                            report.warning(
+                                vm.item,
+                                "spec.federation",
+                                format!(
+                                    "Destinations are not federated into Mesh {}: it is a {} mesh and vmesh renders only Istio configuration",
+                                    target.key(),
+                                    target_mesh.spec.type_name()
+                                ),
+                            );
+                        }
+                    }
+                    Some(istio) => {
+                        let suffix = &mesh_plan.hostname_suffix;
+                        let last_label = suffix.rsplit('.').next().unwrap_or("");
+                        if last_label != federation::DEFAULT_HOSTNAME_SUFFIX
+                            && !istio.smart_dns_proxying_enabled
+                        {
+                            *smart_dns.entry((vm.object_ref(), target.clone())).or_default() += 1;
+                        }
+                        targets.push(target);
+                    }
+                }
+            }
+            if targets.is_empty() {
+                continue;
+            }
+            if let Some(federation) =
+                self.federation(inputs, destination, service, mesh_plan, targets, report)
+            {
+                if mesh_plan.multi_mesh
+                    && !mesh_plan.gateways.is_empty()
+                    && federation.remote_endpoints.is_empty()
+                    && mesh_plan.gateways.iter().all(|g| g.addresses.is_empty())
+                    && unreachable.insert(mesh_ref.clone())
+                {
+                    report.error(
+                        vm.item,
+                        &mesh_field(vm, mesh_ref),
+                        format!(
+                            "the east-west gateways of mesh {} have no external addresses, so other clusters cannot reach its Destinations (first: {})",
+                            mesh_ref.key(),
+                            dest_ref.key()
+                        ),
+                    );
+                }
+                if let Some(status) = self.status.get_mut(&mesh_plan.virtual_mesh) {
+                    status.1.push(dest_ref.clone());
+                }
+                self.federations.push(federation);
+            }
+        }
+        for ((vm_ref, target), count) in smart_dns {
+            let vm = &inputs.virtual_meshes[&vm_ref];
+            report.error(
+                vm.item,
+                "spec.federation.hostnameSuffix",
+                format!(
+                    "mesh {} does not have smart DNS proxying enabled (hostname suffix can only be specified for federated Destination if Istio's smart DNS proxying is enabled); {count} Destination(s) are federated to it",
+                    target.key()
+                ),
+            );
+        }
+    }
+
+    fn federation(
+        &self,
+        inputs: &Inputs,
+        destination: &Resource<DestinationSpec>,
+        service: &KubeService,
+        mesh_plan: &MeshPlan,
+        targets: Vec<ObjectRef>,
+        report: &mut Report,
+    ) -> Option<Federation> {
+        let mode = self.config.endpoints_mode();
+        let hostname = federation::federated_hostname(&service.service_ref, &mesh_plan.hostname_suffix);
+        if !is_dns_subdomain(&hostname) {
+            report.error(
+                destination.item,
+                "spec.kubeService.ref",
+                format!("federated hostname {hostname:?} is not a valid DNS name (names, namespace and cluster must be DNS-1123 labels)"),
+            );
+            return None;
+        }
+        if mode == EndpointsMode::Stable && service.workload_selector_labels.is_empty() {
+            report.warning(
+                destination.item,
+                "spec.kubeService.workloadSelectorLabels",
+                "not federated: the Service selects no pods by label, and `endpoints: stable` locates a Service's pods by its selector (use `endpoints: pods` for selector-less Services)",
+            );
+            return None;
+        }
+        let ports = service_ports(destination, service, mode, report);
+        let port_names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
+        let mesh = &inputs.meshes[&mesh_plan.mesh];
+        let region = if service.region.is_empty() {
+            mesh.spec.istio.as_ref().map_or("", |i| i.installation.region.as_str())
+        } else {
+            service.region.as_str()
+        };
+        let remote_endpoints =
+            federation::remote_endpoints(mode, &mesh_plan.gateways, service, region, &port_names);
+        let remote_resolution = match federation::resolution(remote_endpoints.iter().map(|e| &e.address)) {
+            Ok(r) => r,
+            Err(message) => {
+                report.error(destination.item, "spec.kubeService", message);
+                return None;
+            }
+        };
+        let local = match mode {
+            EndpointsMode::Stable => {
+                let mut export_to = vec![".".to_string()];
+                for gateway in &mesh_plan.gateways {
+                    let ns = &gateway.service.namespace;
+                    if ns != &service.service_ref.namespace && !export_to.contains(ns) {
+                        export_to.push(ns.clone());
+                    }
+                }
+                LocalEntry::Selector {
+                    namespace: service.service_ref.namespace.clone(),
+                    labels: service.workload_selector_labels.clone(),
+                    export_to,
+                }
+            }
+            EndpointsMode::Pods => {
+                let endpoints = federation::pod_endpoints(service, &port_names);
+                match federation::resolution(endpoints.iter().map(|e| &e.address)) {
+                    Ok(resolution) => LocalEntry::Pods { endpoints, resolution },
+                    Err(message) => {
+                        report.error(destination.item, "spec.kubeService.endpointSubsets", message);
+                        return None;
+                    }
+                }
+            }
+        };
+        let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
+        Some(Federation {
+            destination: destination.object_ref(),
+            service: service.service_ref.clone(),
+            virtual_mesh: mesh_plan.virtual_mesh.clone(),
+            source_mesh: mesh_plan.mesh.clone(),
+            hostname,
+            targets,
+            ports,
+            remote_endpoints,
+            remote_resolution,
+            local,
+            keepalive: keepalive(vm),
+            vip: Ipv4Addr::UNSPECIFIED,
+        })
+    }
+
+    fn assign_vips(&mut self, inputs: &Inputs, report: &mut Report) {
+        let services: BTreeMap<ObjectRef, ClusterObjectRef> = self
+            .federations
+            .iter()
+            .map(|f| (f.destination.clone(), f.service.clone()))
+            .collect();
+        let (assigned, moved) = vip::assign(&services);
+        for federation in &mut self.federations {
+            federation.vip = assigned[&federation.destination];
+        }
+        for m in moved {
+            let item = inputs.destinations[&m.destination].item;
+            let why = match &m.collides_with {
+                Some(other) => format!("it collides with Destination {}", other.key()),
+                None => "it lies in istiod's auto-allocation range 240.240.0.0/16".to_string(),
+            };
+            report.warning(
+                item,
+                "spec.kubeService.ref",
+                format!(
+                    "virtual IP {} (Gloo Mesh's address) moved to {}: {why}",
+                    m.gloo_address, m.address
+                ),
+            );
+        }
+    }
+
+    fn add_destinations(&mut self, inputs: &Inputs, report: &mut Report) {
+        let trust_domains = TrustDomains::new(inputs);
+        let policy_rules = access::policy_rules(inputs, &trust_domains, report);
+        for (dest_ref, destination) in &inputs.destinations {
+            let Some(service) = &destination.spec.kube_service else {
+                continue;
+            };
+            let is_istio = destination
+                .spec
+                .mesh
+                .as_ref()
+                .and_then(|m| inputs.meshes.get(m))
+                .is_some_and(|m| m.spec.istio.is_some());
+            if !is_istio {
+                continue;
+            }
+            let domain = inputs
+                .clusters
+                .get(&service.service_ref.cluster_name)
+                .map(|c| c.spec.cluster_domain.as_str())
+                .filter(|d| !d.is_empty())
+                .unwrap_or(DEFAULT_CLUSTER_DOMAIN);
+            self.destinations.push(DestinationPlan {
+                destination: dest_ref.clone(),
+                service: service.service_ref.clone(),
+                workload_labels: service.workload_selector_labels.clone(),
+                local_fqdn: format!(
+                    "{}.{}.svc.{domain}",
+                    service.service_ref.name, service.service_ref.namespace
+                ),
+                rules: access::rules_for(inputs, service, &policy_rules),
+            });
+        }
+    }
+
+    /// The local FQDN of a Destination's Service (for hosts seen from its own cluster).
+    pub fn local_fqdn(&self, destination: &ObjectRef) -> Option<&str> {
+        self.destinations
+            .binary_search_by(|d| d.destination.cmp(destination))
+            .ok()
+            .map(|i| self.destinations[i].local_fqdn.as_str())
+    }
+}
+
+/// `spec.meshes[i]` of the entry that names `mesh_ref`.
+fn mesh_field(vm: &Resource<VirtualMeshSpec>, mesh_ref: &ObjectRef) -> String {
+    vm.spec
+        .meshes
+        .iter()
+        .position(|m| m == mesh_ref)
+        .map_or_else(|| "spec.meshes".to_string(), |i| format!("spec.meshes[{i}]"))
+}
+
+pub fn istio_namespace(istio: &IstioMesh) -> &str {
+    if istio.installation.namespace.is_empty() {
+        DEFAULT_ISTIO_NAMESPACE
+    } else {
+        &istio.installation.namespace
+    }
+}
+
+fn hostname_suffix(vm: &Resource<VirtualMeshSpec>) -> String {
+    vm.spec
+        .federation
+        .as_ref()
+        .map(|f| f.hostname_suffix.as_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(federation::DEFAULT_HOSTNAME_SUFFIX)
+        .to_string()
+}
+
+/// Gloo Mesh's `getFederatedToMeshes`: the meshes a Destination is federated to, without its
+/// own mesh, in key order.
+fn federated_to(
+    vm: &Resource<VirtualMeshSpec>,
+    own: &ObjectRef,
+    service: &KubeService,
+) -> Vec<ObjectRef> {
+    let Some(federation) = &vm.spec.federation else {
+        return Vec::new();
+    };
+    let mut targets: BTreeSet<&ObjectRef> = BTreeSet::new();
+    if federation.selectors.is_empty() && federation.permissive.is_some() {
+        targets.extend(&vm.spec.meshes);
+    }
+    for selector in &federation.selectors {
+        if !selectors::any_matches(&selector.destination_selectors, service) {
+            continue;
+        }
+        if selector.meshes.is_empty() {
+            targets.extend(&vm.spec.meshes);
+            break;
+        }
+        targets.extend(&selector.meshes);
+    }
+    let mut sorted: Vec<ObjectRef> = targets.into_iter().filter(|m| *m != own).cloned().collect();
+    sorted.sort_by_key(ObjectRef::key);
+    sorted
+}
+
+fn keepalive(vm: &Resource<VirtualMeshSpec>) -> Option<Keepalive> {
+    let k = vm.spec.federation.as_ref()?.tcp_keepalive.as_ref()?;
+    let normal = |d: &Option<String>| {
+        d.as_deref()
+            .and_then(|text| parse_duration(text).ok())
+            .map(format_duration)
+    };
+    Some(Keepalive {
+        probes: k.probes,
+        time: normal(&k.time),
+        interval: normal(&k.interval),
+    })
+}
+
+/// The Service ports as ServiceEntry ports; SCTP ports are left out with a warning.
+fn service_ports(
+    destination: &Resource<DestinationSpec>,
+    service: &KubeService,
+    mode: EndpointsMode,
+    report: &mut Report,
+) -> Vec<ServicePort> {
+    let mut ports = Vec::new();
+    for (i, port) in service.ports.iter().enumerate() {
+        let Some(protocol) = federation::port_protocol(port) else {
+            report.warning(
+                destination.item,
+                &format!("spec.kubeService.ports[{i}]"),
+                "SCTP port left out of the federated ServiceEntries: Istio does not carry SCTP",
+            );
+            continue;
+        };
+        let target_port = federation::target_port(port, service);
+        if mode == EndpointsMode::Stable && target_port.is_none() {
+            report.warning(
+                destination.item,
+                &format!("spec.kubeService.ports[{i}].targetPortName"),
+                format!(
+                    "target port {:?} is not among the endpoint ports, so the serving cluster's ServiceEntry uses the Service port {}",
+                    port.target_port_name, port.port
+                ),
+            );
+        }
+        ports.push(ServicePort {
+            number: port.port,
+            name: federation::port_name(port),
+            protocol,
+            target_port,
+        });
+    }
+    ports
+}
+
+/// Default DestinationRule TLS mode: functionConfig, else the Settings resource, else
+/// `ISTIO_MUTUAL`.
+fn tls_mode(inputs: &Inputs, config: &RenderConfig, report: &mut Report) -> TlsMode {
+    let mut settings = inputs.settings.values();
+    let first = settings.next();
+    for extra in settings {
+        report.error(
+            extra.item,
+            "",
+            format!(
+                "more than one Settings resource; vmesh reads one (found {} first)",
+                first.map(|s| s.key()).unwrap_or_default()
+            ),
+        );
+    }
+    if let Some(mode) = config.tls_mode {
+        return mode;
+    }
+    let Some(settings) = first else {
+        return TlsMode::IstioMutual;
+    };
+    let mode = settings
+        .spec
+        .mtls
+        .as_ref()
+        .and_then(|m| m.istio.as_ref())
+        .map(|i| i.tls_mode)
+        .unwrap_or_default();
+    if mode == TlsMode::Disable {
+        report.warning(
+            settings.item,
+            "spec.mtls.istio.tlsMode",
+            "DestinationRules get TLS mode DISABLE (Settings without an Istio TLS mode means DISABLE, as in Gloo Mesh); cross-cluster traffic through AUTO_PASSTHROUGH gateways needs ISTIO_MUTUAL",
+        );
+    }
+    mode
+}
+
+fn check_meshes(inputs: &Inputs, report: &mut Report) {
+    for mesh in inputs.meshes.values() {
+        if let Some(istio) = &mesh.spec.istio
+            && istio.installation.cluster.is_empty()
+        {
+            report.error(
+                mesh.item,
+                "spec.istio.installation.cluster",
+                "an Istio Mesh must name the cluster it is installed in; its outputs go there",
+            );
+        }
+    }
+}
+
+fn check_destinations(inputs: &Inputs, report: &mut Report) {
+    let mut services: BTreeMap<&ClusterObjectRef, &ObjectRef> = BTreeMap::new();
+    for (dest_ref, destination) in &inputs.destinations {
+        let Some(service) = &destination.spec.kube_service else {
+            continue;
+        };
+        let r = &service.service_ref;
+        if r.name.is_empty() || r.namespace.is_empty() || r.cluster_name.is_empty() {
+            report.error(
+                destination.item,
+                "spec.kubeService.ref",
+                "name, namespace and clusterName of the Service must all be set",
+            );
+        } else if let Some(other) = services.insert(r, dest_ref) {
+            report.error(
+                destination.item,
+                "spec.kubeService.ref",
+                format!(
+                    "Service {} is also the Service of Destination {}; each Service may have one Destination",
+                    r.key(),
+                    other.key()
+                ),
+            );
+        }
+        match &destination.spec.mesh {
+            None => report.warning(
+                destination.item,
+                "spec.mesh",
+                "the Destination names no mesh, so it takes part in no VirtualMesh",
+            ),
+            Some(mesh) if !inputs.meshes.contains_key(mesh) => report.error(
+                destination.item,
+                "spec.mesh",
+                format!("*v1.Mesh with id {} not found", mesh.key()),
+            ),
+            Some(_) => {}
+        }
+        let mut names = HashSet::new();
+        let mut numbers = HashSet::new();
+        for (i, port) in service.ports.iter().enumerate() {
+            let field = format!("spec.kubeService.ports[{i}]");
+            if port.port == 0 || port.port > 65535 {
+                report.error(destination.item, &format!("{field}.port"), format!("port {} is out of range 1-65535", port.port));
+            }
+            if port.target_port_number > 65535 || port.node_port > 65535 {
+                report.error(destination.item, &field, "targetPortNumber and nodePort must be in range 1-65535");
+            }
+            let name = federation::port_name(port);
+            if !is_dns_label(&name) {
+                report.error(destination.item, &format!("{field}.name"), format!("port name {name:?} is not a DNS-1123 label, which Istio requires"));
+            }
+            if !names.insert(name.clone()) {
+                report.error(destination.item, &format!("{field}.name"), format!("duplicate port name {name:?}"));
+            }
+            if !numbers.insert(port.port) {
+                report.error(destination.item, &format!("{field}.port"), format!("duplicate port number {}", port.port));
+            }
+        }
+    }
+}
+
+/// Checks the VirtualMesh fields Gloo Mesh leaves unchecked but Istio rejects later.
+fn check_federation_fields(inputs: &Inputs, vm: &Resource<VirtualMeshSpec>, report: &mut Report) {
+    let Some(federation) = &vm.spec.federation else {
+        return;
+    };
+    let suffix = &federation.hostname_suffix;
+    if !suffix.is_empty() && !is_dns_subdomain(suffix) {
+        report.error(
+            vm.item,
+            "spec.federation.hostnameSuffix",
+            format!("hostname suffix {suffix:?} is not a valid DNS name (lowercase labels separated by dots)"),
+        );
+    }
+    if let Some(k) = &federation.tcp_keepalive {
+        for (field, value) in [("time", &k.time), ("interval", &k.interval)] {
+            let Some(text) = value else { continue };
+            let problem = match parse_duration(text) {
+                Err(message) => Some(message),
+                Ok(n) if n < 1_000_000 => Some(format!("duration {text:?} is shorter than 1ms, which Istio rejects")),
+                Ok(n) if n % 1_000_000 != 0 => Some(format!("duration {text:?} is not a whole number of milliseconds, which Istio rejects")),
+                Ok(_) => None,
+            };
+            if let Some(message) = problem {
+                report.error(vm.item, &format!("spec.federation.tcpKeepalive.{field}"), message);
+            }
+        }
+    }
+    for (i, selector) in federation.selectors.iter().enumerate() {
+        for (j, mesh) in selector.meshes.iter().enumerate() {
+            if !vm.spec.meshes.contains(mesh) {
+                report.error(
+                    vm.item,
+                    &format!("spec.federation.selectors[{i}].meshes[{j}]"),
+                    format!("Mesh {} is not one of this VirtualMesh's meshes; all referenced Meshes must exist in this VirtualMesh", mesh.key()),
+                );
+            }
+        }
+    }
+    let known: HashSet<ClusterObjectRef> = inputs
+        .destinations
+        .values()
+        .filter_map(|d| d.spec.kube_service.as_ref().map(|k| k.service_ref.clone()))
+        .collect();
+    for (i, selector) in federation.east_west_ingress_gateway_selectors.iter().enumerate() {
+        let prefix = format!("spec.federation.eastWestIngressGatewaySelectors[{i}].destinationSelectors");
+        for (field, message) in selectors::check_service_refs(&selector.destination_selectors, &prefix, &known) {
+            report.error(vm.item, &field, message);
+        }
+    }
+}

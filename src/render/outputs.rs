@@ -1,0 +1,493 @@
+//! The outputs of a plan: what to render, for which cluster, from which template and
+//! context. One function per output kind builds its context; the context is the documented
+//! template interface (docs/templates.md).
+
+use crate::model::common::ObjectRef;
+use crate::plan::federation::{EndpointEntry, Federation, LocalEntry, ServicePort};
+use crate::plan::gateways::Gateway;
+use crate::plan::names::sanitize_name;
+use crate::plan::{DestinationPlan, MeshPlan, Plan};
+use crate::index::Inputs;
+use crate::model::common::ProtoEnum;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Output kinds, each with its template and Kubernetes kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OutputKind {
+    Gateway,
+    ServiceEntryRemote,
+    ServiceEntryLocal,
+    DestinationRuleRemote,
+    DestinationRuleFederatedLocal,
+    DestinationRuleLocal,
+    AuthorizationPolicyGlobal,
+    AuthorizationPolicyGateway,
+    AuthorizationPolicyDestination,
+}
+
+impl OutputKind {
+    pub fn template(self) -> &'static str {
+        match self {
+            OutputKind::Gateway => "gateway.json",
+            OutputKind::ServiceEntryRemote => "service-entry-remote.json",
+            OutputKind::ServiceEntryLocal => "service-entry-local.json",
+            OutputKind::DestinationRuleRemote => "destination-rule-remote.json",
+            OutputKind::DestinationRuleFederatedLocal => "destination-rule-federated-local.json",
+            OutputKind::DestinationRuleLocal => "destination-rule-local.json",
+            OutputKind::AuthorizationPolicyGlobal => "authorization-policy-global.json",
+            OutputKind::AuthorizationPolicyGateway => "authorization-policy-gateway.json",
+            OutputKind::AuthorizationPolicyDestination => "authorization-policy-destination.json",
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            OutputKind::Gateway => "Gateway",
+            OutputKind::ServiceEntryRemote | OutputKind::ServiceEntryLocal => "ServiceEntry",
+            OutputKind::DestinationRuleRemote
+            | OutputKind::DestinationRuleFederatedLocal
+            | OutputKind::DestinationRuleLocal => "DestinationRule",
+            OutputKind::AuthorizationPolicyGlobal
+            | OutputKind::AuthorizationPolicyGateway
+            | OutputKind::AuthorizationPolicyDestination => "AuthorizationPolicy",
+        }
+    }
+
+    fn is_security(self) -> bool {
+        self.kind() == "AuthorizationPolicy"
+    }
+}
+
+/// What an output is made from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'p> {
+    Gateway(&'p MeshPlan, &'p Gateway),
+    RemoteServiceEntry(&'p Federation),
+    LocalServiceEntry(&'p Federation),
+    /// A federated Destination's DestinationRule in a client cluster; `true` when the client
+    /// cluster is the serving cluster (two meshes in one cluster).
+    RemoteDestinationRule(&'p Federation, bool),
+    FederatedLocalDestinationRule(&'p Federation),
+    LocalDestinationRule(&'p DestinationPlan),
+    GlobalAccess(&'p MeshPlan),
+    AllowGateway(&'p BTreeMap<String, String>),
+    DestinationAccess(&'p DestinationPlan),
+}
+
+/// One object to render.
+#[derive(Debug, Clone)]
+pub struct Output<'p> {
+    pub kind: OutputKind,
+    pub cluster: &'p str,
+    pub namespace: String,
+    pub name: String,
+    pub virtual_mesh: Option<&'p ObjectRef>,
+    pub destination: Option<&'p ObjectRef>,
+    pub source: Source<'p>,
+}
+
+impl Output<'_> {
+    /// Order inside a cluster: namespace, kind, name (and so by output file).
+    pub fn sort_key(&self) -> (&str, &str, &str) {
+        (&self.namespace, self.kind.kind(), &self.name)
+    }
+}
+
+/// Every output of the plan for `cluster` (all clusters when `None`).
+pub fn outputs<'p>(plan: &'p Plan, inputs: &'p Inputs, cluster: Option<&str>) -> Vec<Output<'p>> {
+    let wanted = |c: &str| cluster.is_none_or(|w| w == c);
+    let mut out = Vec::new();
+    for mesh in plan.meshes.values() {
+        if wanted(&mesh.cluster) {
+            mesh_outputs(mesh, &mut out);
+        }
+    }
+    for federation in &plan.federations {
+        federation_outputs(plan, inputs, federation, &wanted, &mut out);
+    }
+    for destination in &plan.destinations {
+        if wanted(&destination.service.cluster_name) {
+            destination_outputs(destination, &mut out);
+        }
+    }
+    out
+}
+
+fn mesh_outputs<'p>(mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
+    let base = |kind, namespace: &str, name: String, source| Output {
+        kind,
+        cluster: &mesh.cluster,
+        namespace: namespace.to_string(),
+        name,
+        virtual_mesh: Some(&mesh.virtual_mesh),
+        destination: None,
+        source,
+    };
+    if mesh.multi_mesh {
+        for gateway in mesh.gateways.iter().filter(|g| g.container_port != 0) {
+            let name = sanitize_name(&format!(
+                "{}-{}",
+                gateway.destination.name, gateway.destination.namespace
+            ));
+            out.push(base(OutputKind::Gateway, &mesh.namespace, name, Source::Gateway(mesh, gateway)));
+        }
+    }
+    if !mesh.global_access {
+        return;
+    }
+    out.push(base(
+        OutputKind::AuthorizationPolicyGlobal,
+        &mesh.namespace,
+        "global-access-control".to_string(),
+        Source::GlobalAccess(mesh),
+    ));
+    let mut allowed: Vec<(&str, &BTreeMap<String, String>)> = Vec::new();
+    for info in &mesh.ingress_gateways {
+        let address = info.address();
+        let suffix = if address.is_empty() { &info.name } else { address };
+        let name = format!("allow-ingress-gateway-{}", sanitize_name(suffix));
+        allowed.push((&mesh.namespace, &info.workload_labels));
+        out.push(base(
+            OutputKind::AuthorizationPolicyGateway,
+            &mesh.namespace,
+            name,
+            Source::AllowGateway(&info.workload_labels),
+        ));
+    }
+    for gateway in &mesh.gateways {
+        let namespace = gateway.service.namespace.as_str();
+        if allowed.contains(&(namespace, &gateway.workload_labels)) {
+            continue;
+        }
+        allowed.push((namespace, &gateway.workload_labels));
+        let name = sanitize_name(&format!("allow-east-west-gateway-{}", gateway.service.name));
+        out.push(base(
+            OutputKind::AuthorizationPolicyGateway,
+            namespace,
+            name,
+            Source::AllowGateway(&gateway.workload_labels),
+        ));
+    }
+}
+
+fn federation_outputs<'p>(
+    plan: &'p Plan,
+    inputs: &'p Inputs,
+    federation: &'p Federation,
+    wanted: &dyn Fn(&str) -> bool,
+    out: &mut Vec<Output<'p>>,
+) {
+    let Some(source_mesh) = plan.meshes.get(&federation.source_mesh) else {
+        return;
+    };
+    let mut remote_rules = 0;
+    for target in &federation.targets {
+        let Some(istio) = inputs.meshes.get(target).and_then(|m| m.spec.istio.as_ref()) else {
+            continue;
+        };
+        remote_rules += 1;
+        let cluster = istio.installation.cluster.as_str();
+        if !wanted(cluster) {
+            continue;
+        }
+        let namespace = crate::plan::istio_namespace(istio).to_string();
+        let same_cluster = cluster == federation.service.cluster_name;
+        out.push(Output {
+            kind: OutputKind::ServiceEntryRemote,
+            cluster,
+            namespace: namespace.clone(),
+            name: federation.hostname.clone(),
+            virtual_mesh: Some(&federation.virtual_mesh),
+            destination: Some(&federation.destination),
+            source: Source::RemoteServiceEntry(federation),
+        });
+        out.push(Output {
+            kind: OutputKind::DestinationRuleRemote,
+            cluster,
+            namespace,
+            name: format!(
+                "{}-{}-{}",
+                federation.service.name, federation.service.namespace, federation.service.cluster_name
+            ),
+            virtual_mesh: Some(&federation.virtual_mesh),
+            destination: Some(&federation.destination),
+            source: Source::RemoteDestinationRule(federation, same_cluster),
+        });
+    }
+    if !wanted(&source_mesh.cluster) {
+        return;
+    }
+    let local_namespace = match &federation.local {
+        LocalEntry::Selector { namespace, .. } => namespace.clone(),
+        LocalEntry::Pods { .. } => source_mesh.namespace.clone(),
+    };
+    out.push(Output {
+        kind: OutputKind::ServiceEntryLocal,
+        cluster: &source_mesh.cluster,
+        namespace: local_namespace,
+        name: federation.hostname.clone(),
+        virtual_mesh: Some(&federation.virtual_mesh),
+        destination: Some(&federation.destination),
+        source: Source::LocalServiceEntry(federation),
+    });
+    if remote_rules > 0 {
+        out.push(Output {
+            kind: OutputKind::DestinationRuleFederatedLocal,
+            cluster: &source_mesh.cluster,
+            namespace: source_mesh.namespace.clone(),
+            name: federation.hostname.clone(),
+            virtual_mesh: Some(&federation.virtual_mesh),
+            destination: Some(&federation.destination),
+            source: Source::FederatedLocalDestinationRule(federation),
+        });
+    }
+}
+
+fn destination_outputs<'p>(destination: &'p DestinationPlan, out: &mut Vec<Output<'p>>) {
+    let base = |kind, source| Output {
+        kind,
+        cluster: &destination.service.cluster_name,
+        namespace: destination.service.namespace.clone(),
+        name: destination.service.name.clone(),
+        virtual_mesh: None,
+        destination: Some(&destination.destination),
+        source,
+    };
+    out.push(base(
+        OutputKind::DestinationRuleLocal,
+        Source::LocalDestinationRule(destination),
+    ));
+    if !destination.rules.is_empty() {
+        out.push(base(
+            OutputKind::AuthorizationPolicyDestination,
+            Source::DestinationAccess(destination),
+        ));
+    }
+}
+
+/// Labels and annotations vmesh puts on (and enforces in) every generated object.
+pub fn metadata(output: &Output) -> Map<String, Value> {
+    let mut labels = Map::new();
+    labels.insert(
+        crate::index::MANAGED_BY_LABEL.to_string(),
+        json!(crate::index::MANAGED_BY_VALUE),
+    );
+    labels.insert("owner.networking.mesh.gloo.solo.io".into(), json!("gloo-mesh"));
+    let mut annotations = Map::new();
+    if let OutputKind::DestinationRuleRemote = output.kind
+        && let Source::RemoteDestinationRule(federation, _) = output.source
+    {
+        annotations.insert(
+            "federation.networking.mesh.gloo.solo.io".into(),
+            json!(federation.service.key()),
+        );
+    }
+    let parent = match (output.virtual_mesh, output.destination) {
+        (Some(vm), _) => Some(("networking.mesh.gloo.solo.io/v1, Kind=VirtualMesh", vm)),
+        (None, Some(d)) => Some(("discovery.mesh.gloo.solo.io/v1, Kind=Destination", d)),
+        (None, None) => None,
+    };
+    if let Some((gvk, parent)) = parent {
+        let parents = json!({ gvk: [{"name": parent.name, "namespace": parent.namespace}] });
+        annotations.insert("parents.networking.mesh.gloo.solo.io".into(), json!(parents.to_string()));
+    }
+    annotations.insert(CLUSTER_ANNOTATION.into(), json!(output.cluster));
+    if let Some(d) = output.destination {
+        annotations.insert(DESTINATION_ANNOTATION.into(), json!(format!("{}/{}", d.namespace, d.name)));
+    }
+    if let Some(vm) = output.virtual_mesh {
+        annotations.insert(VIRTUAL_MESH_ANNOTATION.into(), json!(format!("{}/{}", vm.namespace, vm.name)));
+    }
+    let mut meta = Map::new();
+    meta.insert("name".into(), json!(output.name));
+    meta.insert("namespace".into(), json!(output.namespace));
+    meta.insert("labels".into(), Value::Object(labels));
+    meta.insert("annotations".into(), Value::Object(annotations));
+    meta
+}
+
+/// The workload cluster an object must be applied to (D4).
+pub const CLUSTER_ANNOTATION: &str = "vmesh.dev/cluster";
+/// The VirtualMesh an object was rendered for.
+pub const VIRTUAL_MESH_ANNOTATION: &str = "vmesh.dev/virtual-mesh";
+/// The Destination an object was rendered for.
+pub const DESTINATION_ANNOTATION: &str = "vmesh.dev/destination";
+
+/// The template context of an output (without `metadata`, added by the caller).
+pub fn context(output: &Output, plan: &Plan, api_versions: (&str, &str)) -> Value {
+    let api_version = if output.kind.is_security() {
+        api_versions.1
+    } else {
+        api_versions.0
+    };
+    let mut ctx = match output.source {
+        Source::Gateway(mesh, gateway) => json!({
+            "hosts": [format!("*.{}", mesh.hostname_suffix)],
+            "gateway": gateway_context(gateway),
+            "mesh": {"name": mesh.mesh.name, "namespace": mesh.mesh.namespace},
+        }),
+        Source::RemoteServiceEntry(f) => json!({
+            "hostname": f.hostname,
+            "addresses": [f.vip.to_string()],
+            "ports": ports(&f.ports, false),
+            "resolution": f.remote_resolution.as_str(),
+            "endpoints": endpoints(&f.remote_endpoints),
+            "service": service_context(f),
+        }),
+        Source::LocalServiceEntry(f) => local_service_entry(f),
+        Source::RemoteDestinationRule(f, same_cluster) => json!({
+            "host": if same_cluster { plan.local_fqdn(&f.destination).unwrap_or(&f.hostname).to_string() } else { f.hostname.clone() },
+            "tlsMode": plan.tls_mode.as_str(),
+            "tcpKeepalive": if same_cluster { Value::Null } else { keepalive(f) },
+            "service": service_context(f),
+        }),
+        Source::FederatedLocalDestinationRule(f) => json!({
+            "host": f.hostname,
+            "tlsMode": plan.tls_mode.as_str(),
+            "tcpKeepalive": keepalive(f),
+            "service": service_context(f),
+        }),
+        Source::LocalDestinationRule(d) => json!({
+            "host": d.local_fqdn,
+            "tlsMode": plan.tls_mode.as_str(),
+        }),
+        Source::GlobalAccess(_) => json!({}),
+        Source::AllowGateway(labels) => json!({ "workloadLabels": labels }),
+        Source::DestinationAccess(d) => json!({
+            "workloadLabels": d.workload_labels,
+            "rules": rules(&d.rules),
+        }),
+    };
+    let map = ctx.as_object_mut().expect("contexts are objects");
+    map.insert("apiVersion".into(), json!(api_version));
+    map.insert("cluster".into(), json!(output.cluster));
+    map.insert("virtualMesh".into(), ref_context(output.virtual_mesh));
+    map.insert("destination".into(), ref_context(output.destination));
+    ctx
+}
+
+fn ref_context(r: Option<&ObjectRef>) -> Value {
+    r.map_or(Value::Null, |r| json!({"name": r.name, "namespace": r.namespace}))
+}
+
+fn gateway_context(g: &Gateway) -> Value {
+    json!({
+        "destination": {"name": g.destination.name, "namespace": g.destination.namespace},
+        "service": {"name": g.service.name, "namespace": g.service.namespace, "clusterName": g.service.cluster_name},
+        "workloadLabels": g.workload_labels,
+        "addresses": g.addresses,
+        "destinationPort": g.destination_port,
+        "containerPort": g.container_port,
+    })
+}
+
+fn service_context(f: &Federation) -> Value {
+    json!({"name": f.service.name, "namespace": f.service.namespace, "clusterName": f.service.cluster_name})
+}
+
+fn local_service_entry(f: &Federation) -> Value {
+    match &f.local {
+        LocalEntry::Selector { labels, export_to, .. } => json!({
+            "hostname": f.hostname,
+            "ports": ports(&f.ports, true),
+            "resolution": "STATIC",
+            "workloadSelector": {"labels": labels},
+            "endpoints": Value::Null,
+            "exportTo": export_to,
+            "service": service_context(f),
+        }),
+        LocalEntry::Pods { endpoints: eps, resolution } => json!({
+            "hostname": f.hostname,
+            "ports": ports(&f.ports, false),
+            "resolution": resolution.as_str(),
+            "workloadSelector": Value::Null,
+            "endpoints": endpoints(eps),
+            "exportTo": ["."],
+            "service": service_context(f),
+        }),
+    }
+}
+
+#[derive(Serialize)]
+struct PortContext<'a> {
+    number: u32,
+    name: &'a str,
+    protocol: &'a str,
+    #[serde(rename = "targetPort", skip_serializing_if = "Option::is_none")]
+    target_port: Option<u32>,
+}
+
+fn ports(ports: &[ServicePort], with_target: bool) -> Value {
+    let list: Vec<PortContext> = ports
+        .iter()
+        .map(|p| PortContext {
+            number: p.number,
+            name: &p.name,
+            protocol: &p.protocol,
+            target_port: if with_target { p.target_port } else { None },
+        })
+        .collect();
+    serde_json::to_value(list).expect("ports serialize")
+}
+
+fn endpoints(entries: &[EndpointEntry]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|e| {
+                let mut m = Map::new();
+                m.insert("address".into(), json!(e.address));
+                let ports: Map<String, Value> =
+                    e.ports.iter().map(|(n, p)| (n.clone(), json!(p))).collect();
+                m.insert("ports".into(), Value::Object(ports));
+                if !e.labels.is_empty() {
+                    m.insert("labels".into(), json!(e.labels));
+                }
+                if let Some(locality) = &e.locality {
+                    m.insert("locality".into(), json!(locality));
+                }
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+/// AccessPolicy rules in Istio's shape: `from: [{source}]`, `to: [{operation}]`; a rule
+/// with neither is `{}` (it matches every request).
+fn rules(rules: &[crate::plan::access::Rule]) -> Value {
+    Value::Array(
+        rules
+            .iter()
+            .map(|rule| {
+                let mut m = Map::new();
+                if let Some(from) = &rule.from {
+                    let sources: Vec<Value> = from.iter().map(|s| json!({ "source": s })).collect();
+                    m.insert("from".into(), Value::Array(sources));
+                }
+                if let Some(to) = &rule.to {
+                    m.insert("to".into(), json!([{ "operation": to }]));
+                }
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+fn keepalive(f: &Federation) -> Value {
+    let Some(k) = &f.keepalive else {
+        return Value::Null;
+    };
+    let mut m = Map::new();
+    if k.probes != 0 {
+        m.insert("probes".into(), json!(k.probes));
+    }
+    if let Some(t) = &k.time {
+        m.insert("time".into(), json!(t));
+    }
+    if let Some(i) = &k.interval {
+        m.insert("interval".into(), json!(i));
+    }
+    if m.is_empty() { Value::Null } else { Value::Object(m) }
+}

@@ -1,0 +1,156 @@
+//! Verbatim copies of block-style input items.
+//!
+//! kpt restores comments and key order of the items it gets back, but not the quoting style
+//! of scalars: re-emitting `'true'` as `"true"` changes the user's file. vmesh therefore
+//! copies every item it does not change as the exact text it was given, re-indented to its
+//! place in the output. [`RawSpan`] marks where an item's text lies in the input.
+
+/// The text of one block-style item inside the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawSpan {
+    /// Byte offset of the item's first character (the first key, after `- `).
+    pub start: usize,
+    /// Byte offset just past the item's last line (including its line break).
+    pub end: usize,
+    /// Column (0-based, in bytes) at which the item's keys start.
+    pub column: usize,
+}
+
+/// Finds the extent of the block mapping that starts at byte `start` of `text` and whose
+/// keys sit at `column`. The item ends before the first later line whose content starts left
+/// of `column` (the next `- `, a top-level key, a document marker); trailing blank and
+/// comment lines that sit left of `column` are left out. Returns `None` for items that are
+/// not block mappings (flow `{…}` items), which are re-emitted instead of copied.
+pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpan> {
+    let first = text.as_bytes().get(start)?;
+    if matches!(first, b'{' | b'[' | b'&' | b'!' | b'*' | b'|' | b'>') {
+        return None;
+    }
+    let mut line_start = match text[start..].find('\n') {
+        Some(n) => start + n + 1,
+        None => return Some(RawSpan { start, end: text.len(), column }),
+    };
+    let mut end = line_start;
+    while line_start < text.len() {
+        let line_end = text[line_start..]
+            .find('\n')
+            .map_or(text.len(), |n| line_start + n + 1);
+        let line = &text[line_start..line_end];
+        let content = line.trim_start_matches(' ');
+        let indent = line.len() - content.len();
+        let blank_or_comment = content.trim_end().is_empty() || content.starts_with('#');
+        if indent < column && !blank_or_comment {
+            break;
+        }
+        if !(blank_or_comment && indent < column) {
+            end = line_end;
+        }
+        line_start = line_end;
+    }
+    Some(RawSpan { start, end, column })
+}
+
+/// Finds the extent of a top-level document of a `---` stream that starts at byte `start`:
+/// it ends before the next `---` or `...` marker line; trailing blank and comment lines are
+/// left out.
+pub fn document_span(text: &str, start: usize) -> Option<RawSpan> {
+    let first = text.as_bytes().get(start)?;
+    if matches!(first, b'{' | b'[' | b'&' | b'!' | b'*' | b'|' | b'>') {
+        return None;
+    }
+    let mut line_start = start;
+    let mut end = start;
+    while line_start < text.len() {
+        let line_end = text[line_start..]
+            .find('\n')
+            .map_or(text.len(), |n| line_start + n + 1);
+        let line = &text[line_start..line_end];
+        if line_start > start && is_document_marker(line) {
+            break;
+        }
+        let content = line.trim_start_matches(' ');
+        if !(content.trim_end().is_empty() || content.starts_with('#')) {
+            end = line_end;
+        }
+        line_start = line_end;
+    }
+    Some(RawSpan { start, end, column: 0 })
+}
+
+fn is_document_marker(line: &str) -> bool {
+    let line = line.trim_end();
+    ["---", "..."].iter().any(|marker| {
+        line == *marker
+            || line
+                .strip_prefix(marker)
+                .is_some_and(|rest| rest.starts_with([' ', '\t']))
+    })
+}
+
+/// Appends the item text with its keys moved to column `target`: the first line continues
+/// where the cursor is (after a `- `, or at the start of a stream document), the others are
+/// shifted by the same amount.
+pub fn append_reindented(out: &mut String, text: &str, span: RawSpan, target: usize) {
+    let body = &text[span.start..span.end];
+    for (i, line) in body.split_inclusive('\n').enumerate() {
+        if i == 0 {
+            out.push_str(line);
+            continue;
+        }
+        let content = line.trim_start_matches(' ');
+        if content.trim_end_matches(['\n', '\r']).is_empty() {
+            out.push('\n');
+            continue;
+        }
+        let old_indent = line.len() - content.len();
+        let new_indent = (old_indent + target).saturating_sub(span.column);
+        for _ in 0..new_indent {
+            out.push(' ');
+        }
+        out.push_str(content);
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_ends_at_next_dash_and_skips_between_item_comments() {
+        let text = "items:\n- a: 1\n  b:\n    c: 'x'\n# about the next one\n- d: 2\nfunctionConfig: {}\n";
+        let start = text.find("a: 1").unwrap();
+        let span = block_item_span(text, start, 2).unwrap();
+        assert_eq!(&text[span.start..span.end], "a: 1\n  b:\n    c: 'x'\n");
+        let start = text.find("d: 2").unwrap();
+        let span = block_item_span(text, start, 2).unwrap();
+        assert_eq!(&text[span.start..span.end], "d: 2\n");
+    }
+
+    #[test]
+    fn reindents_wider_items_to_two_spaces() {
+        let text = "items:\n    -   a: 1\n        b: |\n          keep\n\n            this\n";
+        let start = text.find("a: 1").unwrap();
+        let span = block_item_span(text, start, 8).unwrap();
+        let mut out = String::from("- ");
+        append_reindented(&mut out, text, span, 2);
+        assert_eq!(out, "- a: 1\n  b: |\n    keep\n\n      this\n");
+    }
+
+    #[test]
+    fn stream_documents_end_at_markers() {
+        let text = "a: 1\nb:\n- x\n# trailing\n---\nc: 2\n...\n";
+        let span = document_span(text, 0).unwrap();
+        assert_eq!(&text[span.start..span.end], "a: 1\nb:\n- x\n");
+        let start = text.find("c: 2").unwrap();
+        let span = document_span(text, start).unwrap();
+        assert_eq!(&text[span.start..span.end], "c: 2\n");
+    }
+
+    #[test]
+    fn flow_items_are_not_copied() {
+        assert_eq!(block_item_span("- {a: 1}\n", 2, 2), None);
+    }
+}
