@@ -8,11 +8,14 @@ use serde_json::{Map, Value};
 
 /// Reads the functionConfig; `None` (or an empty kpt `function-input` ConfigMap) is the
 /// default configuration.
-pub fn from_function_config(config: Option<&Value>) -> Result<RenderConfig, KrmResult> {
+pub fn from_function_config(config: Option<&Value>) -> Result<RenderConfig, Box<KrmResult>> {
     let Some(config) = config else {
         return Ok(RenderConfig::default());
     };
-    let api_version = config.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api_version = config
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let kind = config.get("kind").and_then(Value::as_str).unwrap_or("");
     let reference = ResourceRef {
         api_version: api_version.to_string(),
@@ -31,7 +34,7 @@ pub fn from_function_config(config: Option<&Value>) -> Result<RenderConfig, KrmR
     let fail = |path: String, message: String| {
         let mut result = KrmResult::error(format!("functionConfig: {message}")).with_field(path);
         result.resource_ref = Some(reference.clone());
-        result
+        Box::new(result)
     };
     match (api_version, kind) {
         (CONFIG_API_VERSION, CONFIG_KIND) => {
@@ -44,9 +47,15 @@ pub fn from_function_config(config: Option<&Value>) -> Result<RenderConfig, KrmR
             }
         }
         ("v1", "ConfigMap") => {
-            let data = config.get("data").and_then(Value::as_object).cloned().unwrap_or_default();
-            let typed = config_map_values(&data).map_err(|(key, m)| fail(format!("data.{key}"), m))?;
-            parse_at::<RenderConfig>(&typed, "data").map_err(|TypeError { path, message }| fail(path, message))
+            let data = config
+                .get("data")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let typed =
+                config_map_values(&data).map_err(|(key, m)| fail(format!("data.{key}"), m))?;
+            parse_at::<RenderConfig>(&typed, "data")
+                .map_err(|TypeError { path, message }| fail(path, message))
         }
         _ => Err(fail(
             "kind".into(),
@@ -76,7 +85,10 @@ fn config_map_values(data: &Map<String, Value>) -> Result<Value, (String, String
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
                 other => {
-                    return Err((key.clone(), format!("writeStatus must be \"true\" or \"false\", not {other:?}")));
+                    return Err((
+                        key.clone(),
+                        format!("writeStatus must be \"true\" or \"false\", not {other:?}"),
+                    ));
                 }
             },
             (_, v) => v.clone(),
@@ -116,6 +128,10 @@ mod tests {
         })))
         .unwrap_err();
         assert_eq!(err.field.unwrap().path, "spec.clustr");
-        assert!(err.message.contains("did you mean `cluster`"), "{}", err.message);
+        assert!(
+            err.message.contains("did you mean `cluster`"),
+            "{}",
+            err.message
+        );
     }
 }

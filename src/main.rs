@@ -33,7 +33,9 @@ enum Command {
     #[command(long_about = FN_HELP)]
     Fn,
     /// Print the JSON Schema of the functionConfig (vmesh.dev/v1alpha1 VirtualMeshRenderer).
-    #[command(long_about = "Print the JSON Schema of the functionConfig.\n\nExample:\n  vmesh schema > virtualmeshrenderer.schema.json")]
+    #[command(
+        long_about = "Print the JSON Schema of the functionConfig.\n\nExample:\n  vmesh schema > virtualmeshrenderer.schema.json"
+    )]
     Schema,
 }
 
@@ -44,7 +46,10 @@ fn main() -> ExitCode {
         Command::Fn => run_function(),
         Command::Schema => {
             let schema = vmesh::model::config::json_schema();
-            println!("{}", serde_json::to_string_pretty(&schema).expect("schema serializes"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("schema serializes")
+            );
             ExitCode::SUCCESS
         }
     }
@@ -85,7 +90,11 @@ fn run_function() -> ExitCode {
     };
     let outcome = vmesh::run(list, &options);
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(outcome.stdout.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+    if stdout
+        .write_all(outcome.stdout.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
         eprintln!("vmesh: cannot write to stdout");
         return ExitCode::FAILURE;
     }

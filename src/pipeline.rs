@@ -64,7 +64,7 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
     let config = match config {
         Ok(config) => config,
         Err(result) => {
-            results.push(result);
+            results.push(*result);
             return failure(&list, results, options.style);
         }
     };
@@ -137,7 +137,6 @@ fn failure(list: &ResourceList, results: Results, style: OutputStyle) -> Outcome
             &list.text,
             list.items.iter().map(OutputItem::Input),
             list.function_config.as_ref(),
-            &list.results,
             &results,
         );
     }
@@ -184,7 +183,6 @@ fn success(
                 &list.text,
                 kept.chain(generated),
                 list.function_config.as_ref(),
-                &list.results,
                 &results,
             );
         }
@@ -195,7 +193,10 @@ fn success(
         stdout,
         results,
         exit_code: 0,
-        clusters: clusters.iter().map(|c| (c.cluster.clone(), c.len())).collect(),
+        clusters: clusters
+            .iter()
+            .map(|c| (c.cluster.clone(), c.len()))
+            .collect(),
     }
 }
 

@@ -59,7 +59,11 @@ impl Item {
     }
 
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.value.get("metadata")?.get("labels")?.get(key)?.as_str()
+        self.value
+            .get("metadata")?
+            .get("labels")?
+            .get(key)?
+            .as_str()
     }
 
     /// True for `group/version` or `version` apiVersions of the given group.

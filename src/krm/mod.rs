@@ -45,7 +45,8 @@ pub struct ResourceList {
     pub envelope: Envelope,
     pub items: Vec<Item>,
     pub function_config: Option<serde_json::Value>,
-    /// Results already present in the input (kept in front of vmesh's own).
+    /// Results already present in the input: those of an earlier run, which vmesh drops
+    /// (a re-render reports afresh).
     pub results: Vec<serde_json::Value>,
     /// The input text; raw item spans point into it.
     pub text: String,

@@ -116,7 +116,10 @@ pub fn read_stream(text: String) -> Result<ResourceList, InputError> {
     let docs: Vec<Spanned<Value>> = serde_saphyr::from_str_multiple_with_options(&text, options)
         .map_err(|e| yaml_error("the input stream", &e))?;
     if docs.len() == 1
-        && matches!(docs[0].value.get("kind").and_then(Value::as_str), Some("ResourceList" | "List"))
+        && matches!(
+            docs[0].value.get("kind").and_then(Value::as_str),
+            Some("ResourceList" | "List")
+        )
         && docs[0].value.get("items").is_some()
     {
         return read_resource_list(text);
@@ -154,7 +157,10 @@ fn item_span(
     let start = usize::try_from(spanned.defined.span().byte_offset()?).ok()?;
     let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
     let column = start - line_start;
-    if !text[line_start..start].bytes().all(|b| b == b' ' || b == b'-') {
+    if !text[line_start..start]
+        .bytes()
+        .all(|b| b == b' ' || b == b'-')
+    {
         return None;
     }
     find(text, start, column)
@@ -258,8 +264,10 @@ mod tests {
         assert!(err.0.contains("not a ResourceList"), "{err}");
         let err = read("{\"kind\": \"ResourceList\", \"items\": []}").unwrap_err();
         assert!(err.0.contains("JSON"), "{err}");
-        let err = read("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n---\nkind: X\n")
-            .unwrap_err();
+        let err = read(
+            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n---\nkind: X\n",
+        )
+        .unwrap_err();
         assert!(err.0.contains("2 YAML documents"), "{err}");
     }
 
@@ -279,6 +287,9 @@ mod tests {
         assert_eq!(rl.envelope, Envelope::Stream);
         assert_eq!(rl.items.len(), 2);
         let span = rl.items[1].raw.unwrap();
-        assert_eq!(&rl.text[span.start..span.end], "apiVersion: v1\nkind: B\nmetadata: {name: b}\n");
+        assert_eq!(
+            &rl.text[span.start..span.end],
+            "apiVersion: v1\nkind: B\nmetadata: {name: b}\n"
+        );
     }
 }

@@ -21,7 +21,6 @@ pub fn write_resource_list<'a>(
     input_text: &str,
     items: impl IntoIterator<Item = OutputItem<'a>>,
     function_config: Option<&Value>,
-    input_results: &[Value],
     results: &[KrmResult],
 ) {
     let (api_version, kind) = match envelope {
@@ -47,12 +46,10 @@ pub fn write_resource_list<'a>(
         out.push_str("functionConfig:");
         write_nested(out, config);
     }
-    let mut all_results: Vec<Value> = input_results.to_vec();
-    all_results.extend(
-        results
-            .iter()
-            .map(|r| serde_json::to_value(r).expect("results serialize")),
-    );
+    let all_results: Vec<Value> = results
+        .iter()
+        .map(|r| serde_json::to_value(r).expect("results serialize"))
+        .collect();
     if !all_results.is_empty() {
         out.push_str("results:");
         write_nested(out, &Value::Array(all_results));

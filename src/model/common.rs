@@ -188,6 +188,9 @@ where
         _ => None,
     };
     found.map(|(v, _, _)| *v).ok_or_else(|| {
-        D::Error::custom(format!("unknown value {value}, expected one of {}", T::names()))
+        D::Error::custom(format!(
+            "unknown value {value}, expected one of {}",
+            T::names()
+        ))
     })
 }

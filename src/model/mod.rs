@@ -96,11 +96,7 @@ fn join_path(prefix: &str, rest: &str) -> String {
 fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
     let rest = message.strip_prefix("unknown field `")?;
     let (field, rest) = rest.split_once('`')?;
-    let expected = rest
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .collect::<Vec<_>>();
+    let expected = rest.split('`').skip(1).step_by(2).collect::<Vec<_>>();
     Some((field, expected))
 }
 
@@ -110,7 +106,10 @@ fn with_suggestion(message: &str, field: &str, expected: &[&str]) -> String {
         .iter()
         .map(|candidate| {
             (
-                strsim::damerau_levenshtein(&field.to_ascii_lowercase(), &candidate.to_ascii_lowercase()),
+                strsim::damerau_levenshtein(
+                    &field.to_ascii_lowercase(),
+                    &candidate.to_ascii_lowercase(),
+                ),
                 *candidate,
             )
         })
@@ -137,7 +136,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.path, "spec.meshes[0].nme");
-        assert!(err.message.contains("did you mean `name`?"), "{}", err.message);
+        assert!(
+            err.message.contains("did you mean `name`?"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -153,11 +156,20 @@ mod tests {
 
     #[test]
     fn enums_accept_names_and_numbers() {
-        let r = parse_resource::<VirtualMeshSpec>(&json!({"spec": {"globalAccessPolicy": 1}}), 0).unwrap();
-        assert_eq!(r.spec.global_access_policy, networking::GlobalAccessPolicy::Enabled);
-        let err = parse_resource::<VirtualMeshSpec>(&json!({"spec": {"globalAccessPolicy": "ON"}}), 0)
-            .unwrap_err();
+        let r = parse_resource::<VirtualMeshSpec>(&json!({"spec": {"globalAccessPolicy": 1}}), 0)
+            .unwrap();
+        assert_eq!(
+            r.spec.global_access_policy,
+            networking::GlobalAccessPolicy::Enabled
+        );
+        let err =
+            parse_resource::<VirtualMeshSpec>(&json!({"spec": {"globalAccessPolicy": "ON"}}), 0)
+                .unwrap_err();
         assert_eq!(err.path, "spec.globalAccessPolicy");
-        assert!(err.message.contains("MESH_DEFAULT, ENABLED, DISABLED"), "{}", err.message);
+        assert!(
+            err.message.contains("MESH_DEFAULT, ENABLED, DISABLED"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -58,7 +58,10 @@ impl TrustDomains {
             let Some(istio) = &mesh.spec.istio else {
                 continue;
             };
-            by_cluster.insert(istio.installation.cluster.clone(), istio.trust_domain.clone());
+            by_cluster.insert(
+                istio.installation.cluster.clone(),
+                istio.trust_domain.clone(),
+            );
             if !istio.trust_domain.is_empty() && !all.contains(&istio.trust_domain) {
                 all.push(istio.trust_domain.clone());
             }
@@ -95,7 +98,12 @@ pub fn policy_rules(
     let known = inputs
         .destinations
         .values()
-        .filter_map(|d| d.spec.kube_service.as_ref().map(|ks| ks.service_ref.clone()))
+        .filter_map(|d| {
+            d.spec
+                .kube_service
+                .as_ref()
+                .map(|ks| ks.service_ref.clone())
+        })
         .collect();
     let mut rules = BTreeMap::new();
     for (policy_ref, policy) in &inputs.access_policies {
@@ -166,7 +174,10 @@ fn rule(
 
 /// The sources one selector allows; `None` when it allows any source. Namespaces and
 /// principals go into separate sources: inside one source Istio ANDs them.
-fn source(selector: &IdentitySelector, trust_domains: &TrustDomains) -> Result<Option<Vec<Source>>, String> {
+fn source(
+    selector: &IdentitySelector,
+    trust_domains: &TrustDomains,
+) -> Result<Option<Vec<Source>>, String> {
     let mut principals = Vec::new();
     let mut namespaces = Vec::new();
     let mut constrained = false;
@@ -197,7 +208,11 @@ fn source(selector: &IdentitySelector, trust_domains: &TrustDomains) -> Result<O
                     "kubeServiceAccountRefs.serviceAccounts[{j}]: namespace must be set (an Istio principal cannot match a service account in any namespace)"
                 ));
             }
-            let name = if sa.name.is_empty() { "*" } else { sa.name.as_str() };
+            let name = if sa.name.is_empty() {
+                "*"
+            } else {
+                sa.name.as_str()
+            };
             for td in trust_domains.of(&sa.cluster_name)? {
                 principals.push(format!("{td}/ns/{}/sa/{name}", sa.namespace));
             }
@@ -209,10 +224,16 @@ fn source(selector: &IdentitySelector, trust_domains: &TrustDomains) -> Result<O
     dedup(&mut principals);
     let mut sources = Vec::new();
     if !principals.is_empty() {
-        sources.push(Source { principals, namespaces: Vec::new() });
+        sources.push(Source {
+            principals,
+            namespaces: Vec::new(),
+        });
     }
     if !namespaces.is_empty() {
-        sources.push(Source { principals: Vec::new(), namespaces });
+        sources.push(Source {
+            principals: Vec::new(),
+            namespaces,
+        });
     }
     Ok(Some(sources))
 }

@@ -147,7 +147,11 @@ pub fn port_protocol(port: &KubeServicePort) -> Option<String> {
 /// (Gloo Mesh used the protocol as is; Istio requires a DNS-1123 label).
 pub fn port_name(port: &KubeServicePort) -> String {
     if port.name.is_empty() {
-        let protocol = if port.protocol.is_empty() { "TCP" } else { &port.protocol };
+        let protocol = if port.protocol.is_empty() {
+            "TCP"
+        } else {
+            &port.protocol
+        };
         protocol.to_ascii_lowercase()
     } else {
         port.name.clone()
@@ -276,7 +280,11 @@ pub fn pod_endpoints(service: &KubeService, port_names: &[String]) -> Vec<Endpoi
             .iter()
             .map(|p| {
                 let name = if p.name.is_empty() {
-                    let protocol = if p.protocol.is_empty() { "TCP" } else { &p.protocol };
+                    let protocol = if p.protocol.is_empty() {
+                        "TCP"
+                    } else {
+                        &p.protocol
+                    };
                     protocol.to_ascii_lowercase()
                 } else {
                     p.name.clone()
@@ -299,7 +307,9 @@ pub fn pod_endpoints(service: &KubeService, port_names: &[String]) -> Vec<Endpoi
 
 /// `ResolutionForEndpointIpVersions`: DNS when an address is a hostname, STATIC otherwise;
 /// a hostname together with an IPv6 address is an error.
-pub fn resolution(addresses: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Resolution, String> {
+pub fn resolution(
+    addresses: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<Resolution, String> {
     let mut hostname = false;
     let mut ipv6 = false;
     for address in addresses {
@@ -336,12 +346,18 @@ mod tests {
         let p = |n, name, proto, app| port_protocol(&port(n, name, proto, app));
         assert_eq!(p(9080, "http", "TCP", "").as_deref(), Some("HTTP"));
         assert_eq!(p(9080, "http2-x", "TCP", "").as_deref(), Some("HTTP2"));
-        assert_eq!(p(9080, "grpc-web-x", "TCP", "").as_deref(), Some("GRPC-Web"));
+        assert_eq!(
+            p(9080, "grpc-web-x", "TCP", "").as_deref(),
+            Some("GRPC-Web")
+        );
         assert_eq!(p(9080, "foo", "TCP", "https").as_deref(), Some("HTTPS"));
         assert_eq!(p(53, "dns", "UDP", "").as_deref(), Some("UDP"));
         assert_eq!(p(3306, "db", "TCP", "").as_deref(), Some("TCP"));
         assert_eq!(p(1234, "", "TCP", "").as_deref(), Some("TCP"));
-        assert_eq!(p(1234, "x", "TCP", "kubernetes.io/h2c").as_deref(), Some("HTTP2"));
+        assert_eq!(
+            p(1234, "x", "TCP", "kubernetes.io/h2c").as_deref(),
+            Some("HTTP2")
+        );
         assert_eq!(p(1234, "x", "SCTP", ""), None);
     }
 
@@ -354,9 +370,15 @@ mod tests {
     #[test]
     fn resolution_rules_match_gloo_tests() {
         assert_eq!(resolution(["1.2.3.4"]), Ok(Resolution::Static));
-        assert_eq!(resolution(["1.2.3.4", "2001:db8::1"]), Ok(Resolution::Static));
+        assert_eq!(
+            resolution(["1.2.3.4", "2001:db8::1"]),
+            Ok(Resolution::Static)
+        );
         assert_eq!(resolution(["::ffff:1.2.3.4"]), Ok(Resolution::Static));
-        assert_eq!(resolution(["1.2.3.4", "lb.example.com"]), Ok(Resolution::Dns));
+        assert_eq!(
+            resolution(["1.2.3.4", "lb.example.com"]),
+            Ok(Resolution::Dns)
+        );
         assert!(resolution(["2001:db8::1", "lb.example.com"]).is_err());
         assert_eq!(resolution(Vec::<String>::new()), Ok(Resolution::Static));
     }

@@ -128,7 +128,9 @@ pub fn select(
 }
 
 fn port_error(port_name: &str) -> String {
-    format!("ingress gateway destination port info could not be determined for tls port name: {port_name}")
+    format!(
+        "ingress gateway destination port info could not be determined for tls port name: {port_name}"
+    )
 }
 
 /// Gloo Mesh's `buildAppliedIngressGateway`: both ports must be known and non-zero, so only

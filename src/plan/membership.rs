@@ -22,7 +22,7 @@ pub struct Membership {
 /// VirtualMesh that lists an already grouped Mesh gets an error for that entry.
 pub fn resolve(inputs: &Inputs, report: &mut Report) -> Membership {
     let mut order: Vec<&Resource<VirtualMeshSpec>> = inputs.virtual_meshes.values().collect();
-    order.sort_by(|a, b| age_key(a).cmp(&age_key(b)));
+    order.sort_by_key(|vm| age_key(vm));
 
     let mut membership = Membership::default();
     for vm in order {
@@ -65,11 +65,7 @@ pub fn resolve(inputs: &Inputs, report: &mut Report) -> Membership {
 
 /// Sort key: oldest first, missing timestamps last, then `namespace/name`.
 fn age_key(vm: &Resource<VirtualMeshSpec>) -> (bool, Option<String>, String, String) {
-    let created = vm
-        .meta
-        .creation_timestamp
-        .as_ref()
-        .map(|t| t.0.to_string());
+    let created = vm.meta.creation_timestamp.as_ref().map(|t| t.0.to_string());
     (
         created.is_none(),
         created,

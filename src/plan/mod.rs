@@ -113,7 +113,12 @@ impl Plan {
     ) {
         let vm_ref = vm.object_ref();
         check_federation_fields(inputs, vm, report);
-        let governed = self.membership.meshes.get(&vm_ref).cloned().unwrap_or_default();
+        let governed = self
+            .membership
+            .meshes
+            .get(&vm_ref)
+            .cloned()
+            .unwrap_or_default();
         let multi_mesh = vm.spec.meshes.len() >= 2;
         let suffix = hostname_suffix(vm);
         for mesh_ref in &governed {
@@ -201,7 +206,9 @@ impl Plan {
                         if last_label != federation::DEFAULT_HOSTNAME_SUFFIX
                             && !istio.smart_dns_proxying_enabled
                         {
-                            *smart_dns.entry((vm.object_ref(), target.clone())).or_default() += 1;
+                            *smart_dns
+                                .entry((vm.object_ref(), target.clone()))
+                                .or_default() += 1;
                         }
                         targets.push(target);
                     }
@@ -258,7 +265,8 @@ impl Plan {
         report: &mut Report,
     ) -> Option<Federation> {
         let mode = self.config.endpoints_mode();
-        let hostname = federation::federated_hostname(&service.service_ref, &mesh_plan.hostname_suffix);
+        let hostname =
+            federation::federated_hostname(&service.service_ref, &mesh_plan.hostname_suffix);
         if !is_dns_subdomain(&hostname) {
             report.error(
                 destination.item,
@@ -279,19 +287,23 @@ impl Plan {
         let port_names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
         let mesh = &inputs.meshes[&mesh_plan.mesh];
         let region = if service.region.is_empty() {
-            mesh.spec.istio.as_ref().map_or("", |i| i.installation.region.as_str())
+            mesh.spec
+                .istio
+                .as_ref()
+                .map_or("", |i| i.installation.region.as_str())
         } else {
             service.region.as_str()
         };
         let remote_endpoints =
             federation::remote_endpoints(mode, &mesh_plan.gateways, service, region, &port_names);
-        let remote_resolution = match federation::resolution(remote_endpoints.iter().map(|e| &e.address)) {
-            Ok(r) => r,
-            Err(message) => {
-                report.error(destination.item, "spec.kubeService", message);
-                return None;
-            }
-        };
+        let remote_resolution =
+            match federation::resolution(remote_endpoints.iter().map(|e| &e.address)) {
+                Ok(r) => r,
+                Err(message) => {
+                    report.error(destination.item, "spec.kubeService", message);
+                    return None;
+                }
+            };
         let local = match mode {
             EndpointsMode::Stable => {
                 let mut export_to = vec![".".to_string()];
@@ -310,9 +322,16 @@ impl Plan {
             EndpointsMode::Pods => {
                 let endpoints = federation::pod_endpoints(service, &port_names);
                 match federation::resolution(endpoints.iter().map(|e| &e.address)) {
-                    Ok(resolution) => LocalEntry::Pods { endpoints, resolution },
+                    Ok(resolution) => LocalEntry::Pods {
+                        endpoints,
+                        resolution,
+                    },
                     Err(message) => {
-                        report.error(destination.item, "spec.kubeService.endpointSubsets", message);
+                        report.error(
+                            destination.item,
+                            "spec.kubeService.endpointSubsets",
+                            message,
+                        );
                         return None;
                     }
                 }
@@ -412,7 +431,10 @@ fn mesh_field(vm: &Resource<VirtualMeshSpec>, mesh_ref: &ObjectRef) -> String {
         .meshes
         .iter()
         .position(|m| m == mesh_ref)
-        .map_or_else(|| "spec.meshes".to_string(), |i| format!("spec.meshes[{i}]"))
+        .map_or_else(
+            || "spec.meshes".to_string(),
+            |i| format!("spec.meshes[{i}]"),
+        )
 }
 
 pub fn istio_namespace(istio: &IstioMesh) -> &str {
@@ -608,20 +630,40 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
         for (i, port) in service.ports.iter().enumerate() {
             let field = format!("spec.kubeService.ports[{i}]");
             if port.port == 0 || port.port > 65535 {
-                report.error(destination.item, &format!("{field}.port"), format!("port {} is out of range 1-65535", port.port));
+                report.error(
+                    destination.item,
+                    &format!("{field}.port"),
+                    format!("port {} is out of range 1-65535", port.port),
+                );
             }
             if port.target_port_number > 65535 || port.node_port > 65535 {
-                report.error(destination.item, &field, "targetPortNumber and nodePort must be in range 1-65535");
+                report.error(
+                    destination.item,
+                    &field,
+                    "targetPortNumber and nodePort must be in range 1-65535",
+                );
             }
             let name = federation::port_name(port);
             if !is_dns_label(&name) {
-                report.error(destination.item, &format!("{field}.name"), format!("port name {name:?} is not a DNS-1123 label, which Istio requires"));
+                report.error(
+                    destination.item,
+                    &format!("{field}.name"),
+                    format!("port name {name:?} is not a DNS-1123 label, which Istio requires"),
+                );
             }
             if !names.insert(name.clone()) {
-                report.error(destination.item, &format!("{field}.name"), format!("duplicate port name {name:?}"));
+                report.error(
+                    destination.item,
+                    &format!("{field}.name"),
+                    format!("duplicate port name {name:?}"),
+                );
             }
             if !numbers.insert(port.port) {
-                report.error(destination.item, &format!("{field}.port"), format!("duplicate port number {}", port.port));
+                report.error(
+                    destination.item,
+                    &format!("{field}.port"),
+                    format!("duplicate port number {}", port.port),
+                );
             }
         }
     }
@@ -645,12 +687,20 @@ fn check_federation_fields(inputs: &Inputs, vm: &Resource<VirtualMeshSpec>, repo
             let Some(text) = value else { continue };
             let problem = match parse_duration(text) {
                 Err(message) => Some(message),
-                Ok(n) if n < 1_000_000 => Some(format!("duration {text:?} is shorter than 1ms, which Istio rejects")),
-                Ok(n) if n % 1_000_000 != 0 => Some(format!("duration {text:?} is not a whole number of milliseconds, which Istio rejects")),
+                Ok(n) if n < 1_000_000 => Some(format!(
+                    "duration {text:?} is shorter than 1ms, which Istio rejects"
+                )),
+                Ok(n) if n % 1_000_000 != 0 => Some(format!(
+                    "duration {text:?} is not a whole number of milliseconds, which Istio rejects"
+                )),
                 Ok(_) => None,
             };
             if let Some(message) = problem {
-                report.error(vm.item, &format!("spec.federation.tcpKeepalive.{field}"), message);
+                report.error(
+                    vm.item,
+                    &format!("spec.federation.tcpKeepalive.{field}"),
+                    message,
+                );
             }
         }
     }
@@ -670,9 +720,16 @@ fn check_federation_fields(inputs: &Inputs, vm: &Resource<VirtualMeshSpec>, repo
         .values()
         .filter_map(|d| d.spec.kube_service.as_ref().map(|k| k.service_ref.clone()))
         .collect();
-    for (i, selector) in federation.east_west_ingress_gateway_selectors.iter().enumerate() {
-        let prefix = format!("spec.federation.eastWestIngressGatewaySelectors[{i}].destinationSelectors");
-        for (field, message) in selectors::check_service_refs(&selector.destination_selectors, &prefix, &known) {
+    for (i, selector) in federation
+        .east_west_ingress_gateway_selectors
+        .iter()
+        .enumerate()
+    {
+        let prefix =
+            format!("spec.federation.eastWestIngressGatewaySelectors[{i}].destinationSelectors");
+        for (field, message) in
+            selectors::check_service_refs(&selector.destination_selectors, &prefix, &known)
+        {
             report.error(vm.item, &field, message);
         }
     }

@@ -110,7 +110,11 @@ pub fn parse_duration(text: &str) -> Result<u128, String> {
         if whole.is_empty() && fraction.is_empty() {
             return Err(invalid());
         }
-        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| invalid())? };
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| invalid())?
+        };
         let mut value = whole.checked_mul(scale).ok_or_else(invalid)?;
         let mut place = scale;
         for digit in fraction.chars() {
@@ -168,7 +172,10 @@ mod tests {
     #[test]
     fn multierror_matches_hashicorp_format() {
         assert_eq!(
-            multierror(&["'name' must be specified'".into(), "'namespace' must be specified'".into()]),
+            multierror(&[
+                "'name' must be specified'".into(),
+                "'namespace' must be specified'".into()
+            ]),
             "2 errors occurred:\n\t* 'name' must be specified'\n\t* 'namespace' must be specified'\n\n"
         );
     }

@@ -107,7 +107,10 @@ mod tests {
         let s = service("a", "ns", "c1", &[("app", "a"), ("tier", "web")]);
         let sel = |labels: &[(&str, &str)], ns: &[&str], clusters: &[&str]| DestinationSelector {
             kube_service_matcher: Some(KubeServiceMatcher {
-                labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                labels: labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 namespaces: ns.iter().map(|s| s.to_string()).collect(),
                 clusters: clusters.iter().map(|s| s.to_string()).collect(),
             }),

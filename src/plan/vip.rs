@@ -113,22 +113,46 @@ mod tests {
 
     #[test]
     fn gloo_addresses_match_the_reference_vectors() {
-        assert_eq!(gloo_address(&svc("some-svc", "some-ns", "cluster")).to_string(), "243.21.204.125");
-        assert_eq!(gloo_address(&svc("reviews", "bookinfo", "cluster-1")).to_string(), "244.80.133.147");
-        assert_eq!(gloo_address(&svc("reviews", "bookinfo", "cluster-2")).to_string(), "255.51.210.11");
+        assert_eq!(
+            gloo_address(&svc("some-svc", "some-ns", "cluster")).to_string(),
+            "243.21.204.125"
+        );
+        assert_eq!(
+            gloo_address(&svc("reviews", "bookinfo", "cluster-1")).to_string(),
+            "244.80.133.147"
+        );
+        assert_eq!(
+            gloo_address(&svc("reviews", "bookinfo", "cluster-2")).to_string(),
+            "255.51.210.11"
+        );
     }
 
     #[test]
     fn collisions_keep_the_smallest_key_and_move_the_rest() {
         let mut destinations = BTreeMap::new();
         // Same Service twice under two Destination names: a guaranteed collision.
-        destinations.insert(ObjectRef::new("a", "gloo-mesh"), svc("reviews", "bookinfo", "cluster-1"));
-        destinations.insert(ObjectRef::new("b", "gloo-mesh"), svc("reviews", "bookinfo", "cluster-1"));
+        destinations.insert(
+            ObjectRef::new("a", "gloo-mesh"),
+            svc("reviews", "bookinfo", "cluster-1"),
+        );
+        destinations.insert(
+            ObjectRef::new("b", "gloo-mesh"),
+            svc("reviews", "bookinfo", "cluster-1"),
+        );
         let (assigned, moved) = assign(&destinations);
-        assert_eq!(assigned[&ObjectRef::new("a", "gloo-mesh")].to_string(), "244.80.133.147");
-        assert_ne!(assigned[&ObjectRef::new("b", "gloo-mesh")].to_string(), "244.80.133.147");
+        assert_eq!(
+            assigned[&ObjectRef::new("a", "gloo-mesh")].to_string(),
+            "244.80.133.147"
+        );
+        assert_ne!(
+            assigned[&ObjectRef::new("b", "gloo-mesh")].to_string(),
+            "244.80.133.147"
+        );
         assert_eq!(moved.len(), 1);
-        assert_eq!(moved[0].collides_with, Some(ObjectRef::new("a", "gloo-mesh")));
+        assert_eq!(
+            moved[0].collides_with,
+            Some(ObjectRef::new("a", "gloo-mesh"))
+        );
     }
 
     #[test]

@@ -49,7 +49,10 @@ impl Engine {
             format!("template {template} rendered invalid JSON ({e}); templates must produce one JSON object")
         })?;
         if !value.is_object() {
-            return Err(format!("template {template} rendered a {} instead of an object", kind_of(&value)));
+            return Err(format!(
+                "template {template} rendered a {} instead of an object",
+                kind_of(&value)
+            ));
         }
         Ok(value)
     }
@@ -120,7 +123,10 @@ mod tests {
     fn undefined_values_are_errors() {
         let engine = Engine::new(None).unwrap();
         let err = engine
-            .render("authorization-policy-global.json", minijinja::context! { apiVersion => "x" })
+            .render(
+                "authorization-policy-global.json",
+                minijinja::context! { apiVersion => "x" },
+            )
             .unwrap_err();
         assert!(err.contains("undefined"), "{err}");
     }

@@ -41,6 +41,9 @@ impl RenderedCluster {
     }
 }
 
+/// One cluster's documents, or the errors that stopped them.
+type ClusterResult = Result<RenderedCluster, Vec<String>>;
+
 /// How rendered documents are labelled.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderOptions {
@@ -65,7 +68,7 @@ pub fn render(
     );
 
     let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, Result<RenderedCluster, Vec<String>>)>> = Mutex::new(Vec::new());
+    let done: Mutex<Vec<(usize, ClusterResult)>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(groups.len())
@@ -77,7 +80,9 @@ pub fn render(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(group) = groups.get(i) else { break };
                     let result = render_cluster(group, plan, engine, api_versions, options);
-                    done.lock().expect("no worker panics while holding the lock").push((i, result));
+                    done.lock()
+                        .expect("no worker panics while holding the lock")
+                        .push((i, result));
                 }
             });
         }
@@ -92,7 +97,11 @@ pub fn render(
             Err(mut e) => errors.append(&mut e),
         }
     }
-    if errors.is_empty() { Ok(clusters) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(clusters)
+    } else {
+        Err(errors)
+    }
 }
 
 fn group_by_cluster<'a, 'p>(all: &'a [Output<'p>]) -> Vec<&'a [Output<'p>]> {
@@ -115,7 +124,7 @@ fn render_cluster(
     engine: &Engine,
     api_versions: (&str, &str),
     options: RenderOptions,
-) -> Result<RenderedCluster, Vec<String>> {
+) -> ClusterResult {
     let mut rendered = RenderedCluster {
         cluster: outputs[0].cluster.to_string(),
         ..RenderedCluster::default()
@@ -144,7 +153,11 @@ fn render_cluster(
             )),
         }
     }
-    if errors.is_empty() { Ok(rendered) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(rendered)
+    } else {
+        Err(errors)
+    }
 }
 
 fn render_one(
@@ -159,13 +172,19 @@ fn render_one(
         .as_object_mut()
         .expect("contexts are objects")
         .insert("metadata".into(), Value::Object(meta.clone()));
-    let api_version = context["apiVersion"].as_str().unwrap_or_default().to_string();
+    let api_version = context["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mut value = engine.render(
         output.kind.template(),
         minijinja::Value::from(minijinja::value::Serde(&context)),
     )?;
     let found = (
-        value.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+        value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
         value.get("kind").and_then(Value::as_str).unwrap_or(""),
     );
     if found != (api_version.as_str(), output.kind.kind()) {
@@ -196,7 +215,9 @@ fn enforce_metadata(value: &mut Value, meta: Map<String, Value>) {
     for (key, wanted) in meta {
         match (key.as_str(), wanted) {
             ("labels" | "annotations", Value::Object(entries)) => {
-                let map = target.entry(key).or_insert_with(|| Value::Object(Map::new()));
+                let map = target
+                    .entry(key)
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if !map.is_object() {
                     *map = Value::Object(Map::new());
                 }
@@ -214,7 +235,10 @@ fn enforce_metadata(value: &mut Value, meta: Map<String, Value>) {
 
 /// kpt path of a generated object: one file per cluster, namespace and kind.
 pub fn output_path(cluster: &str, namespace: &str, kind: &str) -> String {
-    format!("clusters/{cluster}/{namespace}/{}.yaml", kind.to_ascii_lowercase())
+    format!(
+        "clusters/{cluster}/{namespace}/{}.yaml",
+        kind.to_ascii_lowercase()
+    )
 }
 
 fn set_path(value: &mut Value, output: &Output, index: usize) {
@@ -223,7 +247,11 @@ fn set_path(value: &mut Value, output: &Output, index: usize) {
         .expect("enforce_metadata made annotations");
     annotations.insert(
         PATH_ANNOTATION.into(),
-        Value::String(output_path(output.cluster, &output.namespace, output.kind.kind())),
+        Value::String(output_path(
+            output.cluster,
+            &output.namespace,
+            output.kind.kind(),
+        )),
     );
     annotations.insert(INDEX_ANNOTATION.into(), Value::String(index.to_string()));
 }

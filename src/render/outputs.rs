@@ -2,13 +2,13 @@
 //! context. One function per output kind builds its context; the context is the documented
 //! template interface (docs/templates.md).
 
+use crate::index::Inputs;
 use crate::model::common::ObjectRef;
+use crate::model::common::ProtoEnum;
 use crate::plan::federation::{EndpointEntry, Federation, LocalEntry, ServicePort};
 use crate::plan::gateways::Gateway;
 use crate::plan::names::sanitize_name;
 use crate::plan::{DestinationPlan, MeshPlan, Plan};
-use crate::index::Inputs;
-use crate::model::common::ProtoEnum;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -131,7 +131,12 @@ fn mesh_outputs<'p>(mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
                 "{}-{}",
                 gateway.destination.name, gateway.destination.namespace
             ));
-            out.push(base(OutputKind::Gateway, &mesh.namespace, name, Source::Gateway(mesh, gateway)));
+            out.push(base(
+                OutputKind::Gateway,
+                &mesh.namespace,
+                name,
+                Source::Gateway(mesh, gateway),
+            ));
         }
     }
     if !mesh.global_access {
@@ -146,7 +151,11 @@ fn mesh_outputs<'p>(mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
     let mut allowed: Vec<(&str, &BTreeMap<String, String>)> = Vec::new();
     for info in &mesh.ingress_gateways {
         let address = info.address();
-        let suffix = if address.is_empty() { &info.name } else { address };
+        let suffix = if address.is_empty() {
+            &info.name
+        } else {
+            address
+        };
         let name = format!("allow-ingress-gateway-{}", sanitize_name(suffix));
         allowed.push((&mesh.namespace, &info.workload_labels));
         out.push(base(
@@ -184,7 +193,11 @@ fn federation_outputs<'p>(
     };
     let mut remote_rules = 0;
     for target in &federation.targets {
-        let Some(istio) = inputs.meshes.get(target).and_then(|m| m.spec.istio.as_ref()) else {
+        let Some(istio) = inputs
+            .meshes
+            .get(target)
+            .and_then(|m| m.spec.istio.as_ref())
+        else {
             continue;
         };
         remote_rules += 1;
@@ -209,7 +222,9 @@ fn federation_outputs<'p>(
             namespace,
             name: format!(
                 "{}-{}-{}",
-                federation.service.name, federation.service.namespace, federation.service.cluster_name
+                federation.service.name,
+                federation.service.namespace,
+                federation.service.cluster_name
             ),
             virtual_mesh: Some(&federation.virtual_mesh),
             destination: Some(&federation.destination),
@@ -274,7 +289,10 @@ pub fn metadata(output: &Output) -> Map<String, Value> {
         crate::index::MANAGED_BY_LABEL.to_string(),
         json!(crate::index::MANAGED_BY_VALUE),
     );
-    labels.insert("owner.networking.mesh.gloo.solo.io".into(), json!("gloo-mesh"));
+    labels.insert(
+        "owner.networking.mesh.gloo.solo.io".into(),
+        json!("gloo-mesh"),
+    );
     let mut annotations = Map::new();
     if let OutputKind::DestinationRuleRemote = output.kind
         && let Source::RemoteDestinationRule(federation, _) = output.source
@@ -291,14 +309,23 @@ pub fn metadata(output: &Output) -> Map<String, Value> {
     };
     if let Some((gvk, parent)) = parent {
         let parents = json!({ gvk: [{"name": parent.name, "namespace": parent.namespace}] });
-        annotations.insert("parents.networking.mesh.gloo.solo.io".into(), json!(parents.to_string()));
+        annotations.insert(
+            "parents.networking.mesh.gloo.solo.io".into(),
+            json!(parents.to_string()),
+        );
     }
     annotations.insert(CLUSTER_ANNOTATION.into(), json!(output.cluster));
     if let Some(d) = output.destination {
-        annotations.insert(DESTINATION_ANNOTATION.into(), json!(format!("{}/{}", d.namespace, d.name)));
+        annotations.insert(
+            DESTINATION_ANNOTATION.into(),
+            json!(format!("{}/{}", d.namespace, d.name)),
+        );
     }
     if let Some(vm) = output.virtual_mesh {
-        annotations.insert(VIRTUAL_MESH_ANNOTATION.into(), json!(format!("{}/{}", vm.namespace, vm.name)));
+        annotations.insert(
+            VIRTUAL_MESH_ANNOTATION.into(),
+            json!(format!("{}/{}", vm.namespace, vm.name)),
+        );
     }
     let mut meta = Map::new();
     meta.insert("name".into(), json!(output.name));
@@ -369,7 +396,10 @@ pub fn context(output: &Output, plan: &Plan, api_versions: (&str, &str)) -> Valu
 }
 
 fn ref_context(r: Option<&ObjectRef>) -> Value {
-    r.map_or(Value::Null, |r| json!({"name": r.name, "namespace": r.namespace}))
+    r.map_or(
+        Value::Null,
+        |r| json!({"name": r.name, "namespace": r.namespace}),
+    )
 }
 
 fn gateway_context(g: &Gateway) -> Value {
@@ -389,7 +419,9 @@ fn service_context(f: &Federation) -> Value {
 
 fn local_service_entry(f: &Federation) -> Value {
     match &f.local {
-        LocalEntry::Selector { labels, export_to, .. } => json!({
+        LocalEntry::Selector {
+            labels, export_to, ..
+        } => json!({
             "hostname": f.hostname,
             "ports": ports(&f.ports, true),
             "resolution": "STATIC",
@@ -398,7 +430,10 @@ fn local_service_entry(f: &Federation) -> Value {
             "exportTo": export_to,
             "service": service_context(f),
         }),
-        LocalEntry::Pods { endpoints: eps, resolution } => json!({
+        LocalEntry::Pods {
+            endpoints: eps,
+            resolution,
+        } => json!({
             "hostname": f.hostname,
             "ports": ports(&f.ports, false),
             "resolution": resolution.as_str(),
@@ -489,5 +524,9 @@ fn keepalive(f: &Federation) -> Value {
     if let Some(i) = &k.interval {
         m.insert("interval".into(), json!(i));
     }
-    if m.is_empty() { Value::Null } else { Value::Object(m) }
+    if m.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(m)
+    }
 }

@@ -223,8 +223,8 @@ pub fn is_plain_safe(s: &str) -> bool {
 /// The plain scalars that a YAML 1.1 or 1.2 reader turns into something other than a string.
 fn resolves_to_non_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", "-.inf",
-        "+.inf", ".nan",
+        "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", "-.inf", "+.inf",
+        ".nan",
     ];
     let lower = s.to_ascii_lowercase();
     if WORDS.contains(&lower.as_str()) {
@@ -272,9 +272,32 @@ mod tests {
     #[test]
     fn quotes_strings_that_readers_would_retype() {
         for s in [
-            "on", "NO", "y", "True", "null", "~", "0777", "1.10", "1e3", "0x1f", "1:20",
-            "2001-12-14", "12", "-1", ".5", ".inf", "", " lead", "trail ", "a: b", "a #b",
-            "*.global", "-x", "end:", "@x", "%x",
+            "on",
+            "NO",
+            "y",
+            "True",
+            "null",
+            "~",
+            "0777",
+            "1.10",
+            "1e3",
+            "0x1f",
+            "1:20",
+            "2001-12-14",
+            "12",
+            "-1",
+            ".5",
+            ".inf",
+            "",
+            " lead",
+            "trail ",
+            "a: b",
+            "a #b",
+            "*.global",
+            "-x",
+            "end:",
+            "@x",
+            "%x",
         ] {
             assert!(!is_plain_safe(s), "{s:?} must be quoted");
         }
@@ -321,7 +344,13 @@ mod tests {
 
     #[test]
     fn double_quoted_escapes_round_trip() {
-        for s in ["tab\there", "quote\"back\\slash", "bell\u{7}", "crlf\r\n", " lead\nx"] {
+        for s in [
+            "tab\there",
+            "quote\"back\\slash",
+            "bell\u{7}",
+            "crlf\r\n",
+            " lead\nx",
+        ] {
             let text = emit(&json!({ "k": s }));
             let back: Value = serde_saphyr::from_str(&text).unwrap();
             assert_eq!(back["k"], json!(s), "{text}");

@@ -65,7 +65,10 @@ pub fn check_text(text: &str) -> Result<(), String> {
             limits::MAX_INPUT_BYTES
         ));
     }
-    if let Some(line) = text.lines().position(|l| l.len() > limits::MAX_SCALAR_BYTES) {
+    if let Some(line) = text
+        .lines()
+        .position(|l| l.len() > limits::MAX_SCALAR_BYTES)
+    {
         return Err(format!(
             "line {} is longer than {} bytes",
             line + 1,

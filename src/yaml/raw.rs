@@ -28,7 +28,13 @@ pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpa
     }
     let mut line_start = match text[start..].find('\n') {
         Some(n) => start + n + 1,
-        None => return Some(RawSpan { start, end: text.len(), column }),
+        None => {
+            return Some(RawSpan {
+                start,
+                end: text.len(),
+                column,
+            });
+        }
     };
     let mut end = line_start;
     while line_start < text.len() {
@@ -74,7 +80,11 @@ pub fn document_span(text: &str, start: usize) -> Option<RawSpan> {
         }
         line_start = line_end;
     }
-    Some(RawSpan { start, end, column: 0 })
+    Some(RawSpan {
+        start,
+        end,
+        column: 0,
+    })
 }
 
 fn is_document_marker(line: &str) -> bool {
@@ -120,7 +130,8 @@ mod tests {
 
     #[test]
     fn item_ends_at_next_dash_and_skips_between_item_comments() {
-        let text = "items:\n- a: 1\n  b:\n    c: 'x'\n# about the next one\n- d: 2\nfunctionConfig: {}\n";
+        let text =
+            "items:\n- a: 1\n  b:\n    c: 'x'\n# about the next one\n- d: 2\nfunctionConfig: {}\n";
         let start = text.find("a: 1").unwrap();
         let span = block_item_span(text, start, 2).unwrap();
         assert_eq!(&text[span.start..span.end], "a: 1\n  b:\n    c: 'x'\n");
