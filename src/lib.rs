@@ -5,10 +5,12 @@
 //! turns the plan into documents from templates, and [`pipeline`] writes the outcome.
 //! Nothing here touches stdin, files or the environment except [`hosts`].
 
+pub mod certs;
 pub mod config;
 pub mod index;
 pub mod krm;
 pub mod model;
+pub mod parallel;
 pub mod pipeline;
 pub mod plan;
 pub mod render;

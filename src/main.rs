@@ -87,6 +87,7 @@ fn run_function() -> ExitCode {
         config: None,
         style: OutputStyle::ResourceList,
         base_dir: std::env::current_dir().ok(),
+        now: None,
     };
     let outcome = vmesh::run(list, &options);
     let mut stdout = std::io::stdout().lock();

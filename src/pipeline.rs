@@ -34,8 +34,10 @@ pub struct RunOptions {
     /// Replaces the functionConfig when set (CLI flags of `vmesh render`).
     pub config: Option<RenderConfig>,
     pub style: OutputStyle,
-    /// Base directory for a relative `templates` path.
+    /// Base directory for a relative `templates` path and a `caSeed` file.
     pub base_dir: Option<std::path::PathBuf>,
+    /// The current time (certificate validity and rotation); `None` reads the clock.
+    pub now: Option<std::time::SystemTime>,
 }
 
 /// The outcome of a run: what to print on stdout, the results, and the exit code.
@@ -73,6 +75,19 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
     if results.has_errors() {
         return failure(&list, results, options.style);
     }
+    let certificates = match cert_env(&config, options) {
+        Ok(env) => {
+            let mut report = crate::plan::report::Report::new(&list.items, &mut results);
+            crate::certs::issue(&inputs, &list.items, &plan, &env, &mut report)
+        }
+        Err(message) => {
+            results.push(KrmResult::error(message).with_field("spec.caSeed"));
+            return failure(&list, results, options.style);
+        }
+    };
+    if results.has_errors() {
+        return failure(&list, results, options.style);
+    }
     let engine = match Engine::new(templates_dir(&config, options.base_dir.as_deref()).as_deref()) {
         Ok(engine) => engine,
         Err(message) => {
@@ -83,7 +98,7 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
     let render_options = RenderOptions {
         kpt_paths: options.style == OutputStyle::ResourceList,
     };
-    let clusters = match render::render(&plan, &inputs, &engine, render_options) {
+    let clusters = match render::render(&plan, &inputs, &certificates, &engine, render_options) {
         Ok(clusters) => clusters,
         Err(errors) => {
             results.extend(errors.into_iter().map(KrmResult::error));
@@ -92,6 +107,67 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
     };
     report_sizes(&clusters, &mut results);
     success(list, &inputs, &plan, clusters, results, options.style)
+}
+
+/// The time, the seed (read from where `caSeed` says) and the seeded validity start.
+fn cert_env(config: &RenderConfig, options: &RunOptions) -> Result<crate::certs::CertEnv, String> {
+    let now = options.now.unwrap_or_else(std::time::SystemTime::now);
+    let seed = match config.ca_seed.as_deref() {
+        None => None,
+        Some(location) => Some(read_seed(location, options.base_dir.as_deref())?),
+    };
+    let not_before = match config.ca_not_before.as_deref() {
+        None => None,
+        Some(text) => {
+            let at: jiff::Timestamp = text.parse().map_err(|e| {
+                format!("functionConfig: caNotBefore {text:?} is not an RFC 3339 time: {e}")
+            })?;
+            let seconds = u64::try_from(at.as_second())
+                .map_err(|_| format!("functionConfig: caNotBefore {text:?} is before 1970"))?;
+            Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+        }
+    };
+    if seed.is_some() && not_before.is_none() {
+        return Err("functionConfig: caSeed needs caNotBefore, the validity start of the derived certificates, so that renders are reproducible".into());
+    }
+    Ok(crate::certs::CertEnv {
+        now,
+        seed,
+        not_before,
+    })
+}
+
+/// Reads the seed from `env:NAME` or `file:PATH`. The seed never appears in a message.
+fn read_seed(location: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
+    let text = if let Some(name) = location.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| {
+            format!("functionConfig: caSeed: environment variable {name} is not set")
+        })?
+    } else if let Some(path) = location.strip_prefix("file:") {
+        let path = match base {
+            Some(base) if Path::new(path).is_relative() => base.join(path),
+            _ => Path::new(path).to_path_buf(),
+        };
+        std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "functionConfig: caSeed: cannot read {}: {}",
+                path.display(),
+                e.kind()
+            )
+        })?
+    } else {
+        return Err(format!(
+            "functionConfig: caSeed {location:?} must be env:NAME or file:PATH"
+        ));
+    };
+    let seed = text.trim();
+    if seed.len() < 32 {
+        return Err(format!(
+            "functionConfig: caSeed from {location} is {} bytes; a seed needs at least 32 (e.g. `openssl rand -hex 32`)",
+            seed.len()
+        ));
+    }
+    Ok(seed.as_bytes().to_vec())
 }
 
 fn templates_dir(config: &RenderConfig, base: Option<&Path>) -> Option<std::path::PathBuf> {
@@ -103,7 +179,7 @@ fn templates_dir(config: &RenderConfig, base: Option<&Path>) -> Option<std::path
 }
 
 fn report_sizes(clusters: &[RenderedCluster], results: &mut Results) {
-    for cluster in clusters {
+    for cluster in clusters.iter().filter(|c| !c.cluster.is_empty()) {
         let bytes = cluster.text.len();
         let message = format!(
             "cluster {}: {} objects, {} bytes of YAML",
@@ -168,6 +244,7 @@ fn success(
         .map(|(_, item)| OutputItem::Input(item));
     let generated = clusters
         .iter()
+        .filter(|c| style == OutputStyle::ResourceList || !c.cluster.is_empty())
         .flat_map(|c| c.documents().map(OutputItem::Rendered));
     let results = results.into_sorted();
     let mut stdout = String::new();

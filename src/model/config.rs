@@ -35,6 +35,13 @@ pub struct RenderConfig {
     /// Write a VirtualMeshStatus into each VirtualMesh item.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub write_status: bool,
+    /// Where to read the secret seed of reproducible certificates: `env:NAME` or
+    /// `file:PATH` (never the seed itself: the functionConfig lives in Git).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_seed: Option<String>,
+    /// Validity start (RFC 3339) of certificates derived from `caSeed`; advance it to rotate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_not_before: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -117,7 +124,9 @@ pub fn json_schema() -> serde_json::Value {
                     "tlsMode": {"enum": TlsMode::VALUES.iter().map(|v| v.2).collect::<Vec<_>>(), "description": "Default DestinationRule TLS mode; overrides a Settings resource. Default ISTIO_MUTUAL."},
                     "istioApiVersion": {"enum": ["v1", "v1beta1"], "description": "API version of the Istio outputs. Default v1 (Istio >= 1.22)."},
                     "endpoints": {"enum": ["stable", "pods"], "description": "stable (default): ServiceEntries depend on Services, never on pod IPs. pods: Gloo Mesh's pod-IP endpoints."},
-                    "writeStatus": {"type": "boolean", "description": "Write a VirtualMeshStatus into each VirtualMesh. Default false."}
+                    "writeStatus": {"type": "boolean", "description": "Write a VirtualMeshStatus into each VirtualMesh. Default false."},
+                    "caSeed": {"type": "string", "pattern": "^(env|file):.+$", "description": "Where to read the secret seed of reproducible certificates: env:NAME or file:PATH. Keys, serials and validity are then derived from it."},
+                    "caNotBefore": {"type": "string", "format": "date-time", "description": "Validity start (RFC 3339) of certificates derived from caSeed; advance it to rotate them."}
                 }
             }
         }

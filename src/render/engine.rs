@@ -14,6 +14,8 @@ pub const TEMPLATE_NAMES: &[&str] = &[
     "destination-rule-local.json",
     "destination-rule-remote.json",
     "gateway.json",
+    "secret-cacerts.json",
+    "secret-root-ca.json",
     "service-entry-local.json",
     "service-entry-remote.json",
 ];

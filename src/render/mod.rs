@@ -12,8 +12,6 @@ use crate::yaml::emit;
 pub use engine::Engine;
 use outputs::{Output, metadata};
 use serde_json::{Map, Value};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The rendered documents of one cluster, in output order.
 #[derive(Debug, Default)]
@@ -41,9 +39,6 @@ impl RenderedCluster {
     }
 }
 
-/// One cluster's documents, or the errors that stopped them.
-type ClusterResult = Result<RenderedCluster, Vec<String>>;
-
 /// How rendered documents are labelled.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderOptions {
@@ -56,10 +51,11 @@ pub struct RenderOptions {
 pub fn render(
     plan: &Plan,
     inputs: &Inputs,
+    certificates: &crate::certs::Certificates,
     engine: &Engine,
     options: RenderOptions,
 ) -> Result<Vec<RenderedCluster>, Vec<String>> {
-    let mut all = outputs::outputs(plan, inputs, plan.config.cluster.as_deref());
+    let mut all = outputs::outputs(plan, inputs, certificates, plan.config.cluster.as_deref());
     all.sort_by(|a, b| (a.cluster, a.sort_key()).cmp(&(b.cluster, b.sort_key())));
     let groups = group_by_cluster(&all);
     let api_versions = (
@@ -67,31 +63,12 @@ pub fn render(
         plan.config.api_version().security(),
     );
 
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, ClusterResult)>> = Mutex::new(Vec::new());
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(groups.len())
-        .max(1);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(group) = groups.get(i) else { break };
-                    let result = render_cluster(group, plan, engine, api_versions, options);
-                    done.lock()
-                        .expect("no worker panics while holding the lock")
-                        .push((i, result));
-                }
-            });
-        }
+    let done = crate::parallel::in_parallel(&groups, |group| {
+        render_cluster(group, plan, engine, api_versions, options)
     });
-    let mut done = done.into_inner().expect("workers finished");
-    done.sort_by_key(|(i, _)| *i);
     let mut clusters = Vec::with_capacity(done.len());
     let mut errors = Vec::new();
-    for (_, result) in done {
+    for result in done {
         match result {
             Ok(cluster) => clusters.push(cluster),
             Err(mut e) => errors.append(&mut e),
@@ -124,7 +101,7 @@ fn render_cluster(
     engine: &Engine,
     api_versions: (&str, &str),
     options: RenderOptions,
-) -> ClusterResult {
+) -> Result<RenderedCluster, Vec<String>> {
     let mut rendered = RenderedCluster {
         cluster: outputs[0].cluster.to_string(),
         ..RenderedCluster::default()
@@ -233,12 +210,15 @@ fn enforce_metadata(value: &mut Value, meta: Map<String, Value>) {
     }
 }
 
-/// kpt path of a generated object: one file per cluster, namespace and kind.
+/// kpt path of a generated object: one file per cluster, namespace and kind; management
+/// items (no cluster) under `management/`.
 pub fn output_path(cluster: &str, namespace: &str, kind: &str) -> String {
-    format!(
-        "clusters/{cluster}/{namespace}/{}.yaml",
-        kind.to_ascii_lowercase()
-    )
+    let kind = kind.to_ascii_lowercase();
+    if cluster.is_empty() {
+        format!("management/{namespace}/{kind}.yaml")
+    } else {
+        format!("clusters/{cluster}/{namespace}/{kind}.yaml")
+    }
 }
 
 fn set_path(value: &mut Value, output: &Output, index: usize) {

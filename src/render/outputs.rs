@@ -2,6 +2,7 @@
 //! context. One function per output kind builds its context; the context is the documented
 //! template interface (docs/templates.md).
 
+use crate::certs::{CaCerts, Certificates, RootSecret};
 use crate::index::Inputs;
 use crate::model::common::ObjectRef;
 use crate::model::common::ProtoEnum;
@@ -9,6 +10,7 @@ use crate::plan::federation::{EndpointEntry, Federation, LocalEntry, ServicePort
 use crate::plan::gateways::Gateway;
 use crate::plan::names::sanitize_name;
 use crate::plan::{DestinationPlan, MeshPlan, Plan};
+use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -25,6 +27,8 @@ pub enum OutputKind {
     AuthorizationPolicyGlobal,
     AuthorizationPolicyGateway,
     AuthorizationPolicyDestination,
+    SecretCaCerts,
+    SecretRootCa,
 }
 
 impl OutputKind {
@@ -39,6 +43,8 @@ impl OutputKind {
             OutputKind::AuthorizationPolicyGlobal => "authorization-policy-global.json",
             OutputKind::AuthorizationPolicyGateway => "authorization-policy-gateway.json",
             OutputKind::AuthorizationPolicyDestination => "authorization-policy-destination.json",
+            OutputKind::SecretCaCerts => "secret-cacerts.json",
+            OutputKind::SecretRootCa => "secret-root-ca.json",
         }
     }
 
@@ -52,11 +58,17 @@ impl OutputKind {
             OutputKind::AuthorizationPolicyGlobal
             | OutputKind::AuthorizationPolicyGateway
             | OutputKind::AuthorizationPolicyDestination => "AuthorizationPolicy",
+            OutputKind::SecretCaCerts | OutputKind::SecretRootCa => "Secret",
         }
     }
 
-    fn is_security(self) -> bool {
-        self.kind() == "AuthorizationPolicy"
+    /// The apiVersion of the output, given the Istio (networking, security) apiVersions.
+    pub fn api_version<'a>(self, istio: (&'a str, &'a str)) -> &'a str {
+        match self.kind() {
+            "AuthorizationPolicy" => istio.1,
+            "Secret" => "v1",
+            _ => istio.0,
+        }
     }
 }
 
@@ -74,12 +86,15 @@ pub enum Source<'p> {
     GlobalAccess(&'p MeshPlan),
     AllowGateway(&'p BTreeMap<String, String>),
     DestinationAccess(&'p DestinationPlan),
+    CaCerts(&'p CaCerts),
+    RootCa(&'p RootSecret),
 }
 
 /// One object to render.
 #[derive(Debug, Clone)]
 pub struct Output<'p> {
     pub kind: OutputKind,
+    /// The workload cluster; empty for management items (never applied to a cluster).
     pub cluster: &'p str,
     pub namespace: String,
     pub name: String,
@@ -96,9 +111,15 @@ impl Output<'_> {
 }
 
 /// Every output of the plan for `cluster` (all clusters when `None`).
-pub fn outputs<'p>(plan: &'p Plan, inputs: &'p Inputs, cluster: Option<&str>) -> Vec<Output<'p>> {
+pub fn outputs<'p>(
+    plan: &'p Plan,
+    inputs: &'p Inputs,
+    certificates: &'p Certificates,
+    cluster: Option<&str>,
+) -> Vec<Output<'p>> {
     let wanted = |c: &str| cluster.is_none_or(|w| w == c);
     let mut out = Vec::new();
+    certificate_outputs(certificates, &wanted, &mut out);
     for mesh in plan.meshes.values() {
         if wanted(&mesh.cluster) {
             mesh_outputs(mesh, &mut out);
@@ -113,6 +134,35 @@ pub fn outputs<'p>(plan: &'p Plan, inputs: &'p Inputs, cluster: Option<&str>) ->
         }
     }
     out
+}
+
+fn certificate_outputs<'p>(
+    certificates: &'p Certificates,
+    wanted: &dyn Fn(&str) -> bool,
+    out: &mut Vec<Output<'p>>,
+) {
+    for root in &certificates.roots {
+        out.push(Output {
+            kind: OutputKind::SecretRootCa,
+            cluster: "",
+            namespace: root.namespace.clone(),
+            name: root.name.clone(),
+            virtual_mesh: Some(&root.virtual_mesh),
+            destination: None,
+            source: Source::RootCa(root),
+        });
+    }
+    for cacerts in certificates.cacerts.iter().filter(|c| wanted(&c.cluster)) {
+        out.push(Output {
+            kind: OutputKind::SecretCaCerts,
+            cluster: &cacerts.cluster,
+            namespace: cacerts.namespace.clone(),
+            name: crate::certs::CACERTS.to_string(),
+            virtual_mesh: Some(&cacerts.virtual_mesh),
+            destination: None,
+            source: Source::CaCerts(cacerts),
+        });
+    }
 }
 
 fn mesh_outputs<'p>(mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
@@ -314,7 +364,25 @@ pub fn metadata(output: &Output) -> Map<String, Value> {
             json!(parents.to_string()),
         );
     }
-    annotations.insert(CLUSTER_ANNOTATION.into(), json!(output.cluster));
+    if output.cluster.is_empty() {
+        annotations.insert(crate::krm::LOCAL_CONFIG_ANNOTATION.into(), json!("true"));
+    } else {
+        annotations.insert(CLUSTER_ANNOTATION.into(), json!(output.cluster));
+    }
+    match output.source {
+        Source::CaCerts(c) => {
+            annotations.insert(
+                crate::certs::FINGERPRINT_ANNOTATION.into(),
+                json!(c.fingerprint),
+            );
+            annotations.insert(crate::certs::OPTIONS_ANNOTATION.into(), json!(c.options));
+            annotations.insert(crate::certs::ROTATION_ANNOTATION.into(), json!(c.rotation));
+        }
+        Source::RootCa(r) => {
+            annotations.insert(crate::certs::OPTIONS_ANNOTATION.into(), json!(r.options));
+        }
+        _ => {}
+    }
     if let Some(d) = output.destination {
         annotations.insert(
             DESTINATION_ANNOTATION.into(),
@@ -344,11 +412,7 @@ pub const DESTINATION_ANNOTATION: &str = "vmesh.dev/destination";
 
 /// The template context of an output (without `metadata`, added by the caller).
 pub fn context(output: &Output, plan: &Plan, api_versions: (&str, &str)) -> Value {
-    let api_version = if output.kind.is_security() {
-        api_versions.1
-    } else {
-        api_versions.0
-    };
+    let api_version = output.kind.api_version(api_versions);
     let mut ctx = match output.source {
         Source::Gateway(mesh, gateway) => json!({
             "hosts": [format!("*.{}", mesh.hostname_suffix)],
@@ -386,6 +450,16 @@ pub fn context(output: &Output, plan: &Plan, api_versions: (&str, &str)) -> Valu
             "workloadLabels": d.workload_labels,
             "rules": rules(&d.rules),
         }),
+        Source::CaCerts(c) => json!({
+            "data": c.data(),
+            "fingerprint": c.fingerprint,
+            "rotation": c.rotation,
+            "mesh": {"name": c.mesh.name, "namespace": c.mesh.namespace},
+        }),
+        Source::RootCa(r) => {
+            let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+            json!({ "data": {"key.pem": b64(&r.key_pem), "root-cert.pem": b64(&r.cert_pem)} })
+        }
     };
     let map = ctx.as_object_mut().expect("contexts are objects");
     map.insert("apiVersion".into(), json!(api_version));

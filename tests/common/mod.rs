@@ -20,6 +20,7 @@ pub fn run_function(text: &str) -> Outcome {
                 config: None,
                 style: OutputStyle::ResourceList,
                 base_dir: Some(root()),
+                now: None,
             },
         ),
         Err(e) => panic!("input does not parse: {e}"),

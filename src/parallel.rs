@@ -1,0 +1,44 @@
+//! Independent work on every core: per-cluster rendering and RSA key generation.
+
+/// Runs `work` on every job, on all cores, keeping the jobs' order in the results.
+pub fn in_parallel<J: Sync, R: Send>(jobs: &[J], work: impl Fn(&J) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<(usize, R)>> =
+        std::sync::Mutex::new(Vec::with_capacity(jobs.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let result = work(job);
+                    results
+                        .lock()
+                        .expect("no panic while holding the lock")
+                        .push((i, result));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("workers finished");
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_keep_job_order() {
+        let jobs: Vec<u32> = (0..50).collect();
+        assert_eq!(
+            in_parallel(&jobs, |j| j * 2),
+            jobs.iter().map(|j| j * 2).collect::<Vec<_>>()
+        );
+    }
+}
