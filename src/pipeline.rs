@@ -106,6 +106,15 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
         }
     };
     report_sizes(&clusters, &mut results);
+    let mut list = list;
+    let mut unstamped = Vec::new();
+    crate::certs::stamp_workloads(&mut list.items, &inputs, &certificates, &mut unstamped);
+    for (index, message) in unstamped {
+        results.push(crate::index::at(
+            &list.items[index],
+            KrmResult::warning(message),
+        ));
+    }
     success(list, &inputs, &plan, clusters, results, options.style)
 }
 

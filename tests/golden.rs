@@ -56,6 +56,8 @@ fn golden_case(input_path: &Path) -> datatest_stable::Result<()> {
         outcome.exit_code
     );
     assert_valid_istio(&items, &case);
+    common::certs::assert_cacerts_valid(&items, &case);
+
     if has_errors {
         assert!(
             common::generated(&items).is_empty() || input.contains("managed-by: vmesh"),

@@ -260,6 +260,85 @@ pub fn issue(
     certificates
 }
 
+/// Opt-in annotation of a Deployment, StatefulSet or DaemonSet in the package: restart it
+/// when the trust bundle of its cluster changes.
+pub const RESTART_ANNOTATION: &str = "vmesh.dev/restart-on-ca-change";
+
+/// `autoRestartPods`: without a controller nothing restarts pods, so vmesh writes the trust
+/// bundle's fingerprint into the pod template of every opted-in workload of the cluster; a
+/// new root changes the template and the GitOps sync rolls the pods. Items whose stamp is
+/// already current are left untouched (copied verbatim).
+pub fn stamp_workloads(
+    items: &mut [Item],
+    inputs: &Inputs,
+    certificates: &Certificates,
+    report_items: &mut Vec<(usize, String)>,
+) {
+    let auto_restart: Vec<&ObjectRef> = inputs
+        .virtual_meshes
+        .iter()
+        .filter(|(_, vm)| {
+            vm.spec
+                .mtls_config
+                .as_ref()
+                .is_some_and(|m| m.auto_restart_pods)
+        })
+        .map(|(r, _)| r)
+        .collect();
+    let fingerprints: BTreeMap<&str, &str> = certificates
+        .cacerts
+        .iter()
+        .filter(|c| auto_restart.contains(&&c.virtual_mesh))
+        .map(|c| (c.cluster.as_str(), c.fingerprint.as_str()))
+        .collect();
+    for (index, item) in items.iter_mut().enumerate() {
+        let workload = item.api_version() == "apps/v1"
+            && matches!(item.kind(), "Deployment" | "StatefulSet" | "DaemonSet");
+        if !workload || item.annotation(RESTART_ANNOTATION) != Some("true") {
+            continue;
+        }
+        let cluster = item
+            .annotation(crate::render::outputs::CLUSTER_ANNOTATION)
+            .unwrap_or("");
+        let Some(fingerprint) = fingerprints.get(cluster).copied() else {
+            report_items.push((
+                index,
+                format!("opted in to restarts on CA changes, but no VirtualMesh with autoRestartPods issues cacerts for cluster {cluster:?} (set the vmesh.dev/cluster annotation)"),
+            ));
+            continue;
+        };
+        let current = item
+            .value
+            .pointer("/spec/template/metadata/annotations/vmesh.dev~1ca-fingerprint")
+            .and_then(|v| v.as_str());
+        if current == Some(fingerprint) {
+            continue;
+        }
+        let fingerprint = fingerprint.to_string();
+        let Some(template) = item
+            .value_mut()
+            .pointer_mut("/spec/template")
+            .and_then(|t| t.as_object_mut())
+        else {
+            continue;
+        };
+        let metadata = template
+            .entry("metadata")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(metadata) = metadata.as_object_mut() {
+            let annotations = metadata
+                .entry("annotations")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(annotations) = annotations.as_object_mut() {
+                annotations.insert(
+                    FINGERPRINT_ANNOTATION.to_string(),
+                    serde_json::Value::String(fingerprint),
+                );
+            }
+        }
+    }
+}
+
 fn trust_model_ok(vm: &Resource<VirtualMeshSpec>, mtls: &MtlsConfig, report: &mut Report) -> bool {
     if mtls.limited.is_some() {
         report.error(

@@ -49,6 +49,7 @@ pub fn self_signed_root(spec: &CertSpec, key: &PrivateKey) -> Result<Vec<u8>, St
         subject,
         uri_san: None,
         path_len: None,
+        authority_key_id: None,
     };
     build(profile, spec, key.spki(), key)
 }
@@ -68,6 +69,7 @@ pub fn intermediate(
         subject: subject(&spec.organization)?,
         uri_san: spec.uri_san.clone(),
         path_len: Some(0),
+        authority_key_id: subject_key_id(&issuer),
     };
     build(profile, spec, subject_key.spki(), issuer_key)
 }
@@ -86,6 +88,19 @@ struct Profile {
     subject: Name,
     uri_san: Option<String>,
     path_len: Option<u8>,
+    /// The issuer's subject key identifier: verifiers match it against the authority key
+    /// identifier, whatever method the issuer's key identifier was computed with.
+    authority_key_id: Option<OctetString>,
+}
+
+/// The subject key identifier extension of a certificate, if it has one.
+fn subject_key_id(cert: &Certificate) -> Option<OctetString> {
+    cert.tbs_certificate()
+        .extensions()?
+        .iter()
+        .find(|e| e.extn_id == SubjectKeyIdentifier::OID)
+        .and_then(|e| SubjectKeyIdentifier::from_der(e.extn_value.as_bytes()).ok())
+        .map(|ski| ski.0)
 }
 
 impl BuilderProfile for Profile {
@@ -124,8 +139,13 @@ impl BuilderProfile for Profile {
             )?,
         ];
         if self.issuer != self.subject {
+            let issuer_key_id = match &self.authority_key_id {
+                Some(id) => id.clone(),
+                None => key_identifier(issuer_spk.subject_public_key.raw_bytes())?,
+            };
             let authority = AuthorityKeyIdentifier {
-                key_identifier: Some(key_identifier(issuer_spk.subject_public_key.raw_bytes())?),
+                key_identifier: Some(issuer_key_id),
+
                 authority_cert_issuer: None,
                 authority_cert_serial_number: None,
             };

@@ -46,10 +46,19 @@ pub fn problems(object: &Value) -> Vec<String> {
         .to_string();
     let kind = object["kind"].as_str().unwrap_or_default().to_string();
     let mut found = Vec::new();
+    if kind == "Secret" && object["metadata"]["name"] != "cacerts" {
+        root_secret(object, &mut found);
+        return found;
+    }
     match validators().get(&(api_version.clone(), kind.clone())) {
         Some(validator) => {
+            // Only paths, never the instance: Secrets hold keys.
             for error in validator.iter_errors(object) {
-                found.push(format!("schema: {} at {}", error, error.instance_path()));
+                found.push(format!(
+                    "schema: violation at {} (rule {})",
+                    error.instance_path(),
+                    error.schema_path()
+                ));
             }
         }
         None => found.push(format!("no schema for {api_version} {kind}")),
@@ -64,6 +73,23 @@ pub fn problems(object: &Value) -> Vec<String> {
         _ => {}
     }
     found
+}
+
+/// The generated root CA Secret is a management item: never applied, so no cluster schema;
+/// check its shape instead.
+fn root_secret(object: &Value, found: &mut Vec<String>) {
+    let annotations = &object["metadata"]["annotations"];
+    if annotations["config.kubernetes.io/local-config"] != "true" {
+        found.push("a root CA Secret must be local-config".into());
+    }
+    if annotations.get("vmesh.dev/cluster").is_some() {
+        found.push("a root CA Secret must not name a workload cluster".into());
+    }
+    for key in ["root-cert.pem", "key.pem"] {
+        if object["data"][key].as_str().is_none_or(str::is_empty) {
+            found.push(format!("root CA Secret lacks {key}"));
+        }
+    }
 }
 
 fn check_metadata(object: &Value, found: &mut Vec<String>) {
