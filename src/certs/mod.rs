@@ -372,8 +372,8 @@ fn trust_model_ok(vm: &Resource<VirtualMeshSpec>, mtls: &MtlsConfig, report: &mu
 
 /// Earlier `cacerts` and generated roots found in the input (vmesh's own outputs).
 struct Previous<'a> {
-    /// (cluster, namespace) → the Secret's data.
-    cacerts: BTreeMap<(String, String), &'a serde_json::Value>,
+    /// (cluster, namespace) → the `cacerts` item.
+    cacerts: BTreeMap<(String, String), &'a Item>,
     /// (namespace, name) → generated root Secret item.
     roots: BTreeMap<(String, String), &'a Item>,
 }
@@ -393,11 +393,9 @@ impl<'a> Previous<'a> {
                 let cluster = item
                     .annotation(crate::render::outputs::CLUSTER_ANNOTATION)
                     .unwrap_or("");
-                if let Some(data) = item.value.get("data") {
-                    previous
-                        .cacerts
-                        .insert((cluster.to_string(), item.namespace().to_string()), data);
-                }
+                previous
+                    .cacerts
+                    .insert((cluster.to_string(), item.namespace().to_string()), item);
             } else if item.value.get("type").and_then(|t| t.as_str()) == Some(ROOT_SECRET_TYPE) {
                 previous.roots.insert(
                     (item.namespace().to_string(), item.name().to_string()),
@@ -665,10 +663,13 @@ struct PreviousCaCerts {
     roots: Vec<Vec<u8>>,
     intermediate: CertInfo,
     key_matches: bool,
+    /// The options it was issued with (its annotation).
+    options: String,
 }
 
 impl PreviousCaCerts {
-    fn read(data: &serde_json::Value) -> Result<PreviousCaCerts, String> {
+    fn read(item: &Item) -> Result<PreviousCaCerts, String> {
+        let data = item.value.get("data").ok_or("no data")?;
         let ca_cert = secret_text(data, "ca-cert.pem")?;
         let ca_key = secret_text(data, "ca-key.pem")?;
         let cert_chain = secret_text(data, "cert-chain.pem")?;
@@ -683,6 +684,10 @@ impl PreviousCaCerts {
             roots,
             intermediate,
             key_matches,
+            options: item
+                .annotation(OPTIONS_ANNOTATION)
+                .unwrap_or("")
+                .to_string(),
         })
     }
 }
@@ -716,7 +721,8 @@ impl<'a> MeshJob<'a> {
         let prior = previous
             .cacerts
             .get(&(mesh.cluster.clone(), mesh.namespace.clone()))
-            .and_then(|data| PreviousCaCerts::read(data).ok());
+            .and_then(|item| PreviousCaCerts::read(item).ok());
+
         let step = match prior {
             None => Step::Fresh,
             Some(prior) => Self::step(prior, root, options, &san, strategy, env),
@@ -777,10 +783,10 @@ impl<'a> MeshJob<'a> {
         }
         let reusable = usable
             && prior.intermediate.uri_sans == [san.to_string()]
-            && prior.intermediate.organization == options.org
+            && prior.options == options.annotation()
             && prior.intermediate.remaining_fraction(env.now) > options.grace_ratio
-            && prior.intermediate.not_after <= root.info.not_after
-            && rsa_bits_match(&prior.ca_key, options.rsa_bits);
+            && prior.intermediate.not_after <= root.info.not_after;
+
         if reusable {
             Step::Keep(Box::new(prior))
         } else {
@@ -867,11 +873,44 @@ impl<'a> MeshJob<'a> {
     }
 }
 
-/// True when the PEM key is an RSA key of `bits` bits (EC keys never match an RSA option).
-fn rsa_bits_match(key_pem: &str, bits: u32) -> bool {
-    use rsa::traits::PublicKeyParts;
-    match PrivateKey::from_pem(key_pem) {
-        Ok(PrivateKey::Rsa(key)) => key.size() * 8 == bits as usize,
-        _ => false,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_gloo_mesh() {
+        let root = Options::from(None, DEFAULT_ROOT_ORG);
+        assert_eq!(
+            (root.ttl_days, root.rsa_bits, root.org.as_str()),
+            (365, 4096, "gloo-mesh")
+        );
+        assert_eq!(root.grace_ratio, 0.1);
+        let intermediate = Options::from(
+            Some(&CommonCertOptions::default()),
+            DEFAULT_INTERMEDIATE_ORG,
+        );
+        assert_eq!(
+            (
+                intermediate.ttl_days,
+                intermediate.rsa_bits,
+                intermediate.org.as_str()
+            ),
+            (365, 4096, "Istio")
+        );
+        let given = CommonCertOptions {
+            ttl_days: 90,
+            rsa_key_size_bytes: 2048,
+            org_name: "acme".into(),
+            secret_rotation_grace_period_ratio: 0.25,
+        };
+        let o = Options::from(Some(&given), DEFAULT_ROOT_ORG);
+        assert_eq!(
+            (o.ttl_days, o.rsa_bits, o.org.as_str(), o.grace_ratio),
+            (90, 2048, "acme", 0.25)
+        );
+        assert_eq!(
+            o.annotation(),
+            "ttlDays=90;rsaKeySizeBits=2048;orgName=acme"
+        );
     }
 }
