@@ -449,10 +449,11 @@ fn root(
                 Some(seed) => KeySource::seeded(
                     seed,
                     &format!(
-                        "root|{}|{}|{}",
+                        "root|{}|{}|{}|{}",
                         vm.namespace(),
                         vm.name(),
-                        options.annotation()
+                        options.annotation(),
+                        validity_epoch(env)
                     ),
                 ),
                 None => KeySource::random(),
@@ -531,7 +532,16 @@ fn validity_start(env: &CertEnv) -> SystemTime {
     }
 }
 
-fn expiry_problem(info: &CertInfo, options: &Options, env: &CertEnv) -> Option<String> {
+/// The seeded validity start in Unix seconds: part of every derivation, so advancing
+/// `caNotBefore` gives new keys, not only new dates.
+fn validity_epoch(env: &CertEnv) -> u64 {
+    validity_start(env)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn expiry_problem(
+info: &CertInfo, options: &Options, env: &CertEnv) -> Option<String> {
     let left = info.remaining_fraction(env.now);
     if left <= 0.0 {
         Some(
@@ -737,13 +747,14 @@ impl<'a> MeshJob<'a> {
         }
         let fresh_random = matches!(step, Step::Fresh | Step::Sign(_)) && env.seed.is_none();
         let seed_info = format!(
-            "intermediate|{}|{}|{}|{}|{}|{}",
+            "intermediate|{}|{}|{}|{}|{}|{}|{}",
             mesh.mesh.namespace,
             mesh.mesh.name,
             mesh.cluster,
             root.info.fingerprint(),
             san,
-            options.annotation()
+            options.annotation(),
+            validity_epoch(env)
         );
         MeshJob {
             mesh,
