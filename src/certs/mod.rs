@@ -241,7 +241,20 @@ pub fn issue(
         let issued = crate::parallel::in_parallel(&jobs, |job| job.issue(&root, &options, env));
         for (job, result) in jobs.iter().zip(issued) {
             match result {
-                Ok(cacerts) => certificates.cacerts.push(cacerts),
+                Ok(cacerts) => {
+                    let info = pem_certificates(&cacerts.ca_cert)
+                        .ok()
+                        .and_then(|ders| CertInfo::parse(&ders[0]).ok());
+                    if let Some(message) = info.and_then(|i| expiry_problem(&i, &options, env)) {
+                        report.warning(
+                            vm.item,
+                            "spec.mtlsConfig.shared.intermediateCertOptions",
+                            format!("mesh {} intermediate: {message}", job.mesh.mesh.key()),
+                        );
+                    }
+                    certificates.cacerts.push(cacerts);
+                }
+
                 Err(message) => report.error(
                     vm.item,
                     "spec.mtlsConfig",
@@ -540,8 +553,7 @@ fn validity_epoch(env: &CertEnv) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn expiry_problem(
-info: &CertInfo, options: &Options, env: &CertEnv) -> Option<String> {
+fn expiry_problem(info: &CertInfo, options: &Options, env: &CertEnv) -> Option<String> {
     let left = info.remaining_fraction(env.now);
     if left <= 0.0 {
         Some(
@@ -844,7 +856,17 @@ impl<'a> MeshJob<'a> {
                 (cert, key, chain, bundle, rotation)
             }
         };
+        if env.seed.is_some() && matches!(self.step, Step::Fresh | Step::Sign(_)) {
+            let info = CertInfo::parse(&pem_certificates(&ca_cert)?[0])?;
+            if info.remaining_fraction(env.now) <= 0.0 {
+                return Err(
+                    "the intermediate derived from caSeed has already expired; advance caNotBefore"
+                        .into(),
+                );
+            }
+        }
         let root_cert: String = bundle.iter().map(|der| certificate_pem(der)).collect();
+
         Ok(CaCerts {
             mesh: self.mesh.mesh.clone(),
             virtual_mesh: self.virtual_mesh.clone(),
