@@ -79,10 +79,12 @@ fn run_function() -> ExitCode {
         Ok(text) => text,
         Err(message) => return input_failure(&message),
     };
+    let started = std::time::Instant::now();
     let list = match krm::read_resource_list(text) {
         Ok(list) => list,
         Err(error) => return input_failure(&error.0),
     };
+    let parsed = started.elapsed();
     let options = RunOptions {
         config: None,
         style: OutputStyle::ResourceList,
@@ -90,6 +92,13 @@ fn run_function() -> ExitCode {
         now: None,
     };
     let outcome = vmesh::run(list, &options);
+    if std::env::var_os("VMESH_TIMINGS").is_some() {
+        eprintln!("vmesh timing: parse {parsed:?}");
+        for (stage, duration) in &outcome.timings {
+            eprintln!("vmesh timing: {stage} {duration:?}");
+        }
+    }
+
     let mut stdout = std::io::stdout().lock();
     if stdout
         .write_all(outcome.stdout.as_bytes())

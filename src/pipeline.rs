@@ -48,6 +48,29 @@ pub struct Outcome {
     pub exit_code: i32,
     /// Generated objects per cluster.
     pub clusters: Vec<(String, usize)>,
+    /// How long each stage took (for `VMESH_TIMINGS` and the benchmarks).
+    pub timings: Vec<(&'static str, std::time::Duration)>,
+}
+
+/// Records how long each stage of a run takes.
+struct Stopwatch {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Stopwatch {
+    fn start() -> Self {
+        Stopwatch {
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, stage: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((stage, now - self.last));
+        self.last = now;
+    }
 }
 
 impl Outcome {
@@ -58,6 +81,14 @@ impl Outcome {
 
 /// Runs vmesh over one parsed input.
 pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
+    let mut watch = Stopwatch::start();
+    let mut outcome = run_stages(list, options, &mut watch);
+    watch.lap("write");
+    outcome.timings = watch.laps;
+    outcome
+}
+
+fn run_stages(list: ResourceList, options: &RunOptions, watch: &mut Stopwatch) -> Outcome {
     let mut results = Results::default();
     let config = match &options.config {
         Some(config) => Ok(config.clone()),
@@ -71,7 +102,9 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
         }
     };
     let inputs = Inputs::index(&list.items, &mut results);
+    watch.lap("index");
     let plan = Plan::build(&inputs, &list.items, &config, &mut results);
+    watch.lap("plan");
     if results.has_errors() {
         return failure(&list, results, options.style);
     }
@@ -85,6 +118,7 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
             return failure(&list, results, options.style);
         }
     };
+    watch.lap("certificates");
     if results.has_errors() {
         return failure(&list, results, options.style);
     }
@@ -105,8 +139,10 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
             return failure(&list, results, options.style);
         }
     };
+    watch.lap("render");
     report_sizes(&clusters, &mut results);
     let mut list = list;
+
     let mut unstamped = Vec::new();
     crate::certs::stamp_workloads(&mut list.items, &inputs, &certificates, &mut unstamped);
     for (index, message) in unstamped {
@@ -230,6 +266,7 @@ fn failure(list: &ResourceList, results: Results, style: OutputStyle) -> Outcome
         results,
         exit_code: 1,
         clusters: Vec::new(),
+        timings: Vec::new(),
     }
 }
 
@@ -283,6 +320,7 @@ fn success(
             .iter()
             .map(|c| (c.cluster.clone(), c.len()))
             .collect(),
+        timings: Vec::new(),
     }
 }
 
