@@ -585,6 +585,25 @@ fn check_meshes(inputs: &Inputs, report: &mut Report) {
                 "an Istio Mesh must name the cluster it is installed in; its outputs go there",
             );
         }
+        let gateways = mesh
+            .spec
+            .istio
+            .as_ref()
+            .map_or(&[][..], |i| i.ingress_gateways.as_slice());
+        for (i, gateway) in gateways.iter().enumerate() {
+            for (field, port) in [
+                ("externalTlsPort", gateway.external_tls_port),
+                ("tlsContainerPort", gateway.tls_container_port),
+            ] {
+                if !(1..=65535).contains(&port) {
+                    report.error(
+                        mesh.item,
+                        &format!("spec.istio.ingressGateways[{i}].{field}"),
+                        format!("{field} {port} is out of range 1-65535"),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -625,6 +644,17 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
             ),
             Some(_) => {}
         }
+        for (i, subset) in service.endpoint_subsets.iter().enumerate() {
+            for (j, port) in subset.ports.iter().enumerate() {
+                if !(1..=65535).contains(&port.port) {
+                    report.error(
+                        destination.item,
+                        &format!("spec.kubeService.endpointSubsets[{i}].ports[{j}].port"),
+                        format!("port {} is out of range 1-65535", port.port),
+                    );
+                }
+            }
+        }
         let mut names = HashSet::new();
         let mut numbers = HashSet::new();
         for (i, port) in service.ports.iter().enumerate() {
@@ -636,12 +666,17 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
                     format!("port {} is out of range 1-65535", port.port),
                 );
             }
-            if port.target_port_number > 65535 || port.node_port > 65535 {
-                report.error(
-                    destination.item,
-                    &field,
-                    "targetPortNumber and nodePort must be in range 1-65535",
-                );
+            for (name, value) in [
+                ("targetPortNumber", port.target_port_number),
+                ("nodePort", port.node_port),
+            ] {
+                if value > 65535 {
+                    report.error(
+                        destination.item,
+                        &format!("{field}.{name}"),
+                        format!("{name} {value} is out of range 1-65535"),
+                    );
+                }
             }
             let name = federation::port_name(port);
             if !is_dns_label(&name) {
