@@ -300,7 +300,20 @@ impl Plan {
             match federation::resolution(remote_endpoints.iter().map(|e| &e.address)) {
                 Ok(r) => r,
                 Err(message) => {
-                    report.error(destination.item, "spec.kubeService", message);
+                    let addresses: Vec<&str> = mesh_plan
+                        .gateways
+                        .iter()
+                        .flat_map(|g| g.addresses.iter().map(String::as_str))
+                        .collect();
+                    report.error(
+                        destination.item,
+                        "spec.kubeService",
+                        format!(
+                            "{message} (the east-west gateway addresses of mesh {}: {})",
+                            mesh_plan.mesh.key(),
+                            addresses.join(", ")
+                        ),
+                    );
                     return None;
                 }
             };
