@@ -528,6 +528,20 @@ fn service_ports(
             );
             continue;
         };
+        if let Some(first) = ports.iter().find(|p: &&ServicePort| p.number == port.port) {
+            report.warning(
+                destination.item,
+                &format!("spec.kubeService.ports[{i}]"),
+                format!(
+                    "port {}/{} left out of the federated ServiceEntries: a ServiceEntry has one port per number, and {} is port {:?}",
+                    port.port,
+                    if port.protocol.is_empty() { "TCP" } else { &port.protocol },
+                    port.port,
+                    first.name
+                ),
+            );
+            continue;
+        }
         let target_port = federation::target_port(port, service);
         if mode == EndpointsMode::Stable && target_port.is_none() {
             report.warning(
@@ -706,11 +720,18 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
                     format!("duplicate port name {name:?}"),
                 );
             }
-            if !numbers.insert(port.port) {
+            // Kubernetes allows one number with two protocols (53/TCP and 53/UDP); only
+            // the same number and protocol twice is malformed.
+            let protocol = if port.protocol.is_empty() {
+                "TCP".to_string()
+            } else {
+                port.protocol.to_ascii_uppercase()
+            };
+            if !numbers.insert((port.port, protocol.clone())) {
                 report.error(
                     destination.item,
                     &format!("{field}.port"),
-                    format!("duplicate port number {}", port.port),
+                    format!("duplicate port {}/{protocol}", port.port),
                 );
             }
         }
