@@ -128,7 +128,7 @@ impl Plan {
                     vm.item,
                     &mesh_field(vm, mesh_ref),
                     format!(
-                        "Mesh {} is a {} mesh: vmesh renders only Istio configuration, so it gets no outputs and nothing is federated into it",
+                        "Mesh {} is not an Istio mesh (type {}): vmesh renders only Istio configuration, so it gets no outputs and nothing is federated into it",
                         mesh_ref.key(),
                         mesh.spec.type_name()
                     ),
@@ -193,7 +193,7 @@ impl Plan {
                                 vm.item,
                                 "spec.federation",
                                 format!(
-                                    "Destinations are not federated into Mesh {}: it is a {} mesh and vmesh renders only Istio configuration",
+                                    "Destinations are not federated into Mesh {}: it is not an Istio mesh (type {}) and vmesh renders only Istio configuration",
                                     target.key(),
                                     target_mesh.spec.type_name()
                                 ),
@@ -416,6 +416,25 @@ impl Plan {
                 .map(|c| c.spec.cluster_domain.as_str())
                 .filter(|d| !d.is_empty())
                 .unwrap_or(DEFAULT_CLUSTER_DOMAIN);
+            let mut rules = access::rules_for(inputs, service, &policy_rules);
+            if !rules.is_empty() && service.workload_selector_labels.is_empty() {
+                // An AuthorizationPolicy without a selector applies to every workload of
+                // the namespace: the policy would restrict far more than this Service.
+                report.warning(
+                    destination.item,
+                    "spec.kubeService.workloadSelectorLabels",
+                    format!(
+                        "no AuthorizationPolicy rendered for AccessPolicies {}: the Service selects no pods by label, and a policy without a selector would apply to every workload in namespace {}",
+                        rules
+                            .iter()
+                            .map(|r| r.policy.key())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        service.service_ref.namespace
+                    ),
+                );
+                rules.clear();
+            }
             self.destinations.push(DestinationPlan {
                 destination: dest_ref.clone(),
                 service: service.service_ref.clone(),
@@ -424,7 +443,7 @@ impl Plan {
                     "{}.{}.svc.{domain}",
                     service.service_ref.name, service.service_ref.namespace
                 ),
-                rules: access::rules_for(inputs, service, &policy_rules),
+                rules,
             });
         }
     }
@@ -520,6 +539,14 @@ fn service_ports(
 ) -> Vec<ServicePort> {
     let mut ports = Vec::new();
     for (i, port) in service.ports.iter().enumerate() {
+        if port.protocol.eq_ignore_ascii_case("UDP") {
+            report.warning(
+                destination.item,
+                &format!("spec.kubeService.ports[{i}]"),
+                "UDP port left out of the federated ServiceEntries: east-west gateways carry TLS over TCP only",
+            );
+            continue;
+        }
         let Some(protocol) = federation::port_protocol(port) else {
             report.warning(
                 destination.item,
@@ -528,20 +555,6 @@ fn service_ports(
             );
             continue;
         };
-        if let Some(first) = ports.iter().find(|p: &&ServicePort| p.number == port.port) {
-            report.warning(
-                destination.item,
-                &format!("spec.kubeService.ports[{i}]"),
-                format!(
-                    "port {}/{} left out of the federated ServiceEntries: a ServiceEntry has one port per number, and {} is port {:?}",
-                    port.port,
-                    if port.protocol.is_empty() { "TCP" } else { &port.protocol },
-                    port.port,
-                    first.name
-                ),
-            );
-            continue;
-        }
         let target_port = federation::target_port(port, service);
         if mode == EndpointsMode::Stable && target_port.is_none() {
             report.warning(
