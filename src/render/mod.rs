@@ -61,11 +61,12 @@ pub fn render(
 ) -> Result<Vec<RenderedCluster>, Vec<String>> {
     let mut all = outputs::outputs(plan, inputs, plan.config.cluster.as_deref());
     all.sort_by(|a, b| (a.cluster, a.sort_key()).cmp(&(b.cluster, b.sort_key())));
-    let groups = group_by_cluster(&all);
     let api_versions = (
         plan.config.api_version().networking(),
         plan.config.api_version().security(),
     );
+    let all = dedup(all, plan, api_versions)?;
+    let groups = group_by_cluster(&all);
 
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<(usize, ClusterResult)>> = Mutex::new(Vec::new());
@@ -101,6 +102,58 @@ pub fn render(
         Ok(clusters)
     } else {
         Err(errors)
+    }
+}
+
+/// Outputs with the same cluster, namespace, kind and name (two meshes of one cluster in
+/// one namespace, e.g. two Istio revisions) would be two objects of one name: identical
+/// ones are emitted once, different ones are an error. `all` is sorted.
+fn dedup<'p>(
+    all: Vec<Output<'p>>,
+    plan: &Plan,
+    api_versions: (&str, &str),
+) -> Result<Vec<Output<'p>>, Vec<String>> {
+    let content = |o: &Output| {
+        (
+            metadata(o),
+            outputs::context(o, plan, api_versions),
+            o.kind.template(),
+        )
+    };
+    let mut kept: Vec<Output<'p>> = Vec::with_capacity(all.len());
+    let mut errors = Vec::new();
+    for output in all {
+        if let Some(last) = kept.last()
+            && last.cluster == output.cluster
+            && last.sort_key() == output.sort_key()
+        {
+            if content(last) != content(&output) {
+                errors.push(format!(
+                    "{} {}/{} for cluster {} would be rendered twice with different content (for {} and {}); give the meshes of one cluster different namespaces",
+                    output.kind.kind(),
+                    output.namespace,
+                    output.name,
+                    output.cluster,
+                    describe_source(last),
+                    describe_source(&output),
+                ));
+            }
+            continue;
+        }
+        kept.push(output);
+    }
+    if errors.is_empty() {
+        Ok(kept)
+    } else {
+        Err(errors)
+    }
+}
+
+fn describe_source(output: &Output) -> String {
+    match (output.destination, output.virtual_mesh) {
+        (Some(d), _) => format!("Destination {}", d.key()),
+        (None, Some(vm)) => format!("VirtualMesh {}", vm.key()),
+        (None, None) => "vmesh".to_string(),
     }
 }
 
