@@ -97,6 +97,19 @@ pub fn select(
             .iter()
             .find(|(_, _, s)| s.service_ref == wanted)
         {
+            if service.workload_selector_labels.is_empty() {
+                // The Gateway's selector would be empty and match every gateway pod.
+                report.error(
+                    vm.item,
+                    "spec.meshes",
+                    format!(
+                        "attempting to select ingress gateway destination {} with no selector labels (from the deprecated ingressGateways of mesh {})",
+                        dest_ref.key(),
+                        mesh_ref.key()
+                    ),
+                );
+                continue;
+            }
             gateways.push(Gateway {
                 destination: (*dest_ref).clone(),
                 service: service.service_ref.clone(),
