@@ -756,6 +756,21 @@ fn check_federation_fields(inputs: &Inputs, vm: &Resource<VirtualMeshSpec>, repo
     let Some(federation) = &vm.spec.federation else {
         return;
     };
+    if federation.permissive.is_some() {
+        let message = if federation.selectors.is_empty() {
+            "`permissive` is deprecated: it federates every Destination to every mesh, as `selectors: [{}]` does"
+        } else {
+            "`permissive` is ignored because `selectors` are set (Gloo Mesh honours the deprecated field only without selectors)"
+        };
+        report.warning(vm.item, "spec.federation.permissive", message);
+    }
+    if federation.flat_network {
+        report.warning(
+            vm.item,
+            "spec.federation.flatNetwork",
+            "flatNetwork has no effect (a Gloo Mesh Enterprise feature): traffic between clusters goes through the east-west gateways",
+        );
+    }
     let suffix = &federation.hostname_suffix;
     if !suffix.is_empty() && !is_dns_subdomain(suffix) {
         report.error(
