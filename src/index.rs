@@ -137,8 +137,10 @@ fn insert<K: Ord, S: DeserializeOwned + Default>(
 }
 
 fn duplicate(item: &Item, first: &Item) -> KrmResult {
+    // Name the document too when both copies are in one file (or it is not the first).
+    let same_file = item.file_ref().map(|f| f.path) == first.file_ref().map(|f| f.path);
     let place = |i: &Item| match i.file_ref() {
-        Some(f) if f.index > 0 => format!("{} (document {})", f.path, f.index),
+        Some(f) if f.index > 0 || same_file => format!("{} (document {})", f.path, f.index),
         Some(f) => f.path,
         None => format!("item {}", i.position),
     };

@@ -59,6 +59,18 @@ fn golden_case(input_path: &Path) -> datatest_stable::Result<()> {
     common::certs::assert_cacerts_valid(&items, &case);
 
     if has_errors {
+        assert_eq!(
+            items,
+            parse(&input).0,
+            "{case}: a failed run must return the input items unchanged"
+        );
+        assert!(
+            results
+                .iter()
+                .filter(|r| r["severity"] == "error")
+                .all(|r| r["message"].as_str().is_some_and(|m| !m.is_empty())),
+            "{case}: every error result needs a message"
+        );
         assert!(
             common::generated(&items).is_empty() || input.contains("managed-by: vmesh"),
             "{case}: a failed run must not add generated items"

@@ -51,6 +51,19 @@ pub fn parse_resource<S: DeserializeOwned + Default>(
     value: &Value,
     item: usize,
 ) -> Result<Resource<S>, TypeError> {
+    if let Some(map) = value.as_object() {
+        const KNOWN: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
+        if let Some(key) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            let message = format!(
+                "unknown field `{key}`, expected one of {}",
+                KNOWN.map(|k| format!("`{k}`")).join(", ")
+            );
+            return Err(TypeError {
+                path: key.clone(),
+                message: with_suggestion(&message, key, &KNOWN),
+            });
+        }
+    }
     let meta = match value.get("metadata") {
         Some(meta) => parse_at::<ObjectMeta>(meta, "metadata")?,
         None => ObjectMeta::default(),
@@ -138,6 +151,22 @@ mod tests {
         assert_eq!(err.path, "spec.meshes[0].nme");
         assert!(
             err.message.contains("did you mean `name`?"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_fields_are_errors() {
+        // A misspelt `spec` must not read as an empty spec.
+        let err = parse_resource::<VirtualMeshSpec>(
+            &json!({"metadata": {"name": "vm"}, "sepc": {"meshes": []}}),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "sepc");
+        assert!(
+            err.message.contains("did you mean `spec`?"),
             "{}",
             err.message
         );

@@ -77,7 +77,7 @@ pub fn select(
             };
             match build(dest_ref, service, port_name) {
                 Some(gateway) => gateways.push(gateway),
-                None => report.error(vm.item, &field, port_error(port_name)),
+                None => report.error(vm.item, &field, port_error(port_name, &dest_ref.key())),
             }
             break;
         }
@@ -97,6 +97,19 @@ pub fn select(
             .iter()
             .find(|(_, _, s)| s.service_ref == wanted)
         {
+            if service.workload_selector_labels.is_empty() {
+                // The Gateway's selector would be empty and match every gateway pod.
+                report.error(
+                    vm.item,
+                    "spec.meshes",
+                    format!(
+                        "attempting to select ingress gateway destination {} with no selector labels (from the deprecated ingressGateways of mesh {})",
+                        dest_ref.key(),
+                        mesh_ref.key()
+                    ),
+                );
+                continue;
+            }
             gateways.push(Gateway {
                 destination: (*dest_ref).clone(),
                 service: service.service_ref.clone(),
@@ -119,17 +132,25 @@ pub fn select(
             Some(gateway) => gateways.push(gateway),
             None => report.error(
                 vm.item,
-                "spec.federation.eastWestIngressGatewaySelectors",
-                port_error(DEFAULT_PORT_NAME),
+                "spec.meshes",
+                port_error(
+                    DEFAULT_PORT_NAME,
+                    &format!(
+                        "{}, the default gateway of mesh {}",
+                        dest_ref.key(),
+                        mesh_ref.key()
+                    ),
+                ),
             ),
         }
     }
     gateways
 }
 
-fn port_error(port_name: &str) -> String {
+/// Gloo Mesh's text, then the Destination it is about (Gloo Mesh's text does not say).
+fn port_error(port_name: &str, destination: &str) -> String {
     format!(
-        "ingress gateway destination port info could not be determined for tls port name: {port_name}"
+        "ingress gateway destination port info could not be determined for tls port name: {port_name} (Destination {destination})"
     )
 }
 

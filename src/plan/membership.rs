@@ -6,6 +6,7 @@ use crate::index::Inputs;
 use crate::model::Resource;
 use crate::model::common::ObjectRef;
 use crate::model::networking::VirtualMeshSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::collections::BTreeMap;
 
 /// The winner VirtualMesh of every grouped Mesh.
@@ -63,9 +64,10 @@ pub fn resolve(inputs: &Inputs, report: &mut Report) -> Membership {
     membership
 }
 
-/// Sort key: oldest first, missing timestamps last, then `namespace/name`.
-fn age_key(vm: &Resource<VirtualMeshSpec>) -> (bool, Option<String>, String, String) {
-    let created = vm.meta.creation_timestamp.as_ref().map(|t| t.0.to_string());
+/// Sort key: oldest first, missing timestamps last, then `namespace/name`. Timestamps are
+/// compared as instants (their text would sort `…:00.5Z` before `…:00Z`).
+fn age_key(vm: &Resource<VirtualMeshSpec>) -> (bool, Option<Time>, String, String) {
+    let created = vm.meta.creation_timestamp.clone();
     (
         created.is_none(),
         created,
@@ -81,4 +83,38 @@ fn malformed_mesh_ref(r: &ObjectRef) -> Option<String> {
         .map(|(f, _)| format!("'{f}' must be specified'"))
         .collect();
     (!missing.is_empty()).then(|| format!("malformed meshRef: {}", multierror(&missing)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse_resource;
+    use serde_json::json;
+
+    fn vm(name: &str, created: Option<&str>) -> Resource<VirtualMeshSpec> {
+        let mut meta = json!({"name": name, "namespace": "gloo-mesh"});
+        if let Some(t) = created {
+            meta["creationTimestamp"] = json!(t);
+        }
+        parse_resource(&json!({"metadata": meta, "spec": {}}), 0).unwrap()
+    }
+
+    #[test]
+    fn older_instants_sort_first_whatever_their_text() {
+        let whole = vm("b", Some("2021-01-01T00:00:00Z"));
+        let fraction = vm("a", Some("2021-01-01T00:00:00.5Z"));
+        let offset = vm("c", Some("2021-01-01T00:30:00+01:00"));
+        let missing = vm("0", None);
+        let mut all = [&missing, &fraction, &whole, &offset];
+        all.sort_by_key(|v| age_key(v));
+        let names: Vec<&str> = all.iter().map(|v| v.name()).collect();
+        assert_eq!(names, ["c", "b", "a", "0"]);
+    }
+
+    #[test]
+    fn ties_go_to_the_smallest_namespace_and_name() {
+        let t = Some("2021-01-01T00:00:00Z");
+        let (a, b) = (vm("vm-a", t), vm("vm-b", t));
+        assert!(age_key(&a) < age_key(&b));
+    }
 }

@@ -128,7 +128,7 @@ impl Plan {
                     vm.item,
                     &mesh_field(vm, mesh_ref),
                     format!(
-                        "Mesh {} is a {} mesh: vmesh renders only Istio configuration, so it gets no outputs and nothing is federated into it",
+                        "Mesh {} is not an Istio mesh (type {}): vmesh renders only Istio configuration, so it gets no outputs and nothing is federated into it",
                         mesh_ref.key(),
                         mesh.spec.type_name()
                     ),
@@ -193,7 +193,7 @@ impl Plan {
                                 vm.item,
                                 "spec.federation",
                                 format!(
-                                    "Destinations are not federated into Mesh {}: it is a {} mesh and vmesh renders only Istio configuration",
+                                    "Destinations are not federated into Mesh {}: it is not an Istio mesh (type {}) and vmesh renders only Istio configuration",
                                     target.key(),
                                     target_mesh.spec.type_name()
                                 ),
@@ -300,7 +300,20 @@ impl Plan {
             match federation::resolution(remote_endpoints.iter().map(|e| &e.address)) {
                 Ok(r) => r,
                 Err(message) => {
-                    report.error(destination.item, "spec.kubeService", message);
+                    let addresses: Vec<&str> = mesh_plan
+                        .gateways
+                        .iter()
+                        .flat_map(|g| g.addresses.iter().map(String::as_str))
+                        .collect();
+                    report.error(
+                        destination.item,
+                        "spec.kubeService",
+                        format!(
+                            "{message} (the east-west gateway addresses of mesh {}: {})",
+                            mesh_plan.mesh.key(),
+                            addresses.join(", ")
+                        ),
+                    );
                     return None;
                 }
             };
@@ -403,6 +416,25 @@ impl Plan {
                 .map(|c| c.spec.cluster_domain.as_str())
                 .filter(|d| !d.is_empty())
                 .unwrap_or(DEFAULT_CLUSTER_DOMAIN);
+            let mut rules = access::rules_for(inputs, service, &policy_rules);
+            if !rules.is_empty() && service.workload_selector_labels.is_empty() {
+                // An AuthorizationPolicy without a selector applies to every workload of
+                // the namespace: the policy would restrict far more than this Service.
+                report.warning(
+                    destination.item,
+                    "spec.kubeService.workloadSelectorLabels",
+                    format!(
+                        "no AuthorizationPolicy rendered for AccessPolicies {}: the Service selects no pods by label, and a policy without a selector would apply to every workload in namespace {}",
+                        rules
+                            .iter()
+                            .map(|r| r.policy.key())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        service.service_ref.namespace
+                    ),
+                );
+                rules.clear();
+            }
             self.destinations.push(DestinationPlan {
                 destination: dest_ref.clone(),
                 service: service.service_ref.clone(),
@@ -411,7 +443,7 @@ impl Plan {
                     "{}.{}.svc.{domain}",
                     service.service_ref.name, service.service_ref.namespace
                 ),
-                rules: access::rules_for(inputs, service, &policy_rules),
+                rules,
             });
         }
     }
@@ -507,6 +539,14 @@ fn service_ports(
 ) -> Vec<ServicePort> {
     let mut ports = Vec::new();
     for (i, port) in service.ports.iter().enumerate() {
+        if port.protocol.eq_ignore_ascii_case("UDP") {
+            report.warning(
+                destination.item,
+                &format!("spec.kubeService.ports[{i}]"),
+                "UDP port left out of the federated ServiceEntries: east-west gateways carry TLS over TCP only",
+            );
+            continue;
+        }
         let Some(protocol) = federation::port_protocol(port) else {
             report.warning(
                 destination.item,
@@ -585,6 +625,25 @@ fn check_meshes(inputs: &Inputs, report: &mut Report) {
                 "an Istio Mesh must name the cluster it is installed in; its outputs go there",
             );
         }
+        let gateways = mesh
+            .spec
+            .istio
+            .as_ref()
+            .map_or(&[][..], |i| i.ingress_gateways.as_slice());
+        for (i, gateway) in gateways.iter().enumerate() {
+            for (field, port) in [
+                ("externalTlsPort", gateway.external_tls_port),
+                ("tlsContainerPort", gateway.tls_container_port),
+            ] {
+                if !(1..=65535).contains(&port) {
+                    report.error(
+                        mesh.item,
+                        &format!("spec.istio.ingressGateways[{i}].{field}"),
+                        format!("{field} {port} is out of range 1-65535"),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -625,6 +684,17 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
             ),
             Some(_) => {}
         }
+        for (i, subset) in service.endpoint_subsets.iter().enumerate() {
+            for (j, port) in subset.ports.iter().enumerate() {
+                if !(1..=65535).contains(&port.port) {
+                    report.error(
+                        destination.item,
+                        &format!("spec.kubeService.endpointSubsets[{i}].ports[{j}].port"),
+                        format!("port {} is out of range 1-65535", port.port),
+                    );
+                }
+            }
+        }
         let mut names = HashSet::new();
         let mut numbers = HashSet::new();
         for (i, port) in service.ports.iter().enumerate() {
@@ -636,12 +706,17 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
                     format!("port {} is out of range 1-65535", port.port),
                 );
             }
-            if port.target_port_number > 65535 || port.node_port > 65535 {
-                report.error(
-                    destination.item,
-                    &field,
-                    "targetPortNumber and nodePort must be in range 1-65535",
-                );
+            for (name, value) in [
+                ("targetPortNumber", port.target_port_number),
+                ("nodePort", port.node_port),
+            ] {
+                if value > 65535 {
+                    report.error(
+                        destination.item,
+                        &format!("{field}.{name}"),
+                        format!("{name} {value} is out of range 1-65535"),
+                    );
+                }
             }
             let name = federation::port_name(port);
             if !is_dns_label(&name) {
@@ -658,11 +733,18 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
                     format!("duplicate port name {name:?}"),
                 );
             }
-            if !numbers.insert(port.port) {
+            // Kubernetes allows one number with two protocols (53/TCP and 53/UDP); only
+            // the same number and protocol twice is malformed.
+            let protocol = if port.protocol.is_empty() {
+                "TCP".to_string()
+            } else {
+                port.protocol.to_ascii_uppercase()
+            };
+            if !numbers.insert((port.port, protocol.clone())) {
                 report.error(
                     destination.item,
                     &format!("{field}.port"),
-                    format!("duplicate port number {}", port.port),
+                    format!("duplicate port {}/{protocol}", port.port),
                 );
             }
         }
@@ -674,6 +756,21 @@ fn check_federation_fields(inputs: &Inputs, vm: &Resource<VirtualMeshSpec>, repo
     let Some(federation) = &vm.spec.federation else {
         return;
     };
+    if federation.permissive.is_some() {
+        let message = if federation.selectors.is_empty() {
+            "`permissive` is deprecated: it federates every Destination to every mesh, as `selectors: [{}]` does"
+        } else {
+            "`permissive` is ignored because `selectors` are set (Gloo Mesh honours the deprecated field only without selectors)"
+        };
+        report.warning(vm.item, "spec.federation.permissive", message);
+    }
+    if federation.flat_network {
+        report.warning(
+            vm.item,
+            "spec.federation.flatNetwork",
+            "flatNetwork has no effect (a Gloo Mesh Enterprise feature): traffic between clusters goes through the east-west gateways",
+        );
+    }
     let suffix = &federation.hostname_suffix;
     if !suffix.is_empty() && !is_dns_subdomain(suffix) {
         report.error(

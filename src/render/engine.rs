@@ -122,6 +122,19 @@ mod tests {
     }
 
     #[test]
+    fn an_override_that_replaces_nothing_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("vmesh-engine-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("gateway.yaml"), "{}").unwrap();
+        let err = Engine::new(Some(&dir)).err().expect("a typo must not pass");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            err.contains("\"gateway.yaml\" does not replace any template"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn undefined_values_are_errors() {
         let engine = Engine::new(None).unwrap();
         let err = engine

@@ -57,11 +57,12 @@ pub fn render(
 ) -> Result<Vec<RenderedCluster>, Vec<String>> {
     let mut all = outputs::outputs(plan, inputs, certificates, plan.config.cluster.as_deref());
     all.sort_by(|a, b| (a.cluster, a.sort_key()).cmp(&(b.cluster, b.sort_key())));
-    let groups = group_by_cluster(&all);
     let api_versions = (
         plan.config.api_version().networking(),
         plan.config.api_version().security(),
     );
+    let all = dedup(all, plan, api_versions)?;
+    let groups = group_by_cluster(&all);
 
     let done = crate::parallel::in_parallel(&groups, |group| {
         render_cluster(group, plan, engine, api_versions, options)
@@ -78,6 +79,58 @@ pub fn render(
         Ok(clusters)
     } else {
         Err(errors)
+    }
+}
+
+/// Outputs with the same cluster, namespace, kind and name (two meshes of one cluster in
+/// one namespace, e.g. two Istio revisions) would be two objects of one name: identical
+/// ones are emitted once, different ones are an error. `all` is sorted.
+fn dedup<'p>(
+    all: Vec<Output<'p>>,
+    plan: &Plan,
+    api_versions: (&str, &str),
+) -> Result<Vec<Output<'p>>, Vec<String>> {
+    let content = |o: &Output| {
+        (
+            metadata(o),
+            outputs::context(o, plan, api_versions),
+            o.kind.template(),
+        )
+    };
+    let mut kept: Vec<Output<'p>> = Vec::with_capacity(all.len());
+    let mut errors = Vec::new();
+    for output in all {
+        if let Some(last) = kept.last()
+            && last.cluster == output.cluster
+            && last.sort_key() == output.sort_key()
+        {
+            if content(last) != content(&output) {
+                errors.push(format!(
+                    "{} {}/{} for cluster {} would be rendered twice with different content (for {} and {}); give the meshes of one cluster different namespaces",
+                    output.kind.kind(),
+                    output.namespace,
+                    output.name,
+                    output.cluster,
+                    describe_source(last),
+                    describe_source(&output),
+                ));
+            }
+            continue;
+        }
+        kept.push(output);
+    }
+    if errors.is_empty() {
+        Ok(kept)
+    } else {
+        Err(errors)
+    }
+}
+
+fn describe_source(output: &Output) -> String {
+    match (output.destination, output.virtual_mesh) {
+        (Some(d), _) => format!("Destination {}", d.key()),
+        (None, Some(vm)) => format!("VirtualMesh {}", vm.key()),
+        (None, None) => "vmesh".to_string(),
     }
 }
 
@@ -182,32 +235,49 @@ fn render_one(
 /// keeping the template's own additions.
 fn enforce_metadata(value: &mut Value, meta: Map<String, Value>) {
     let object = value.as_object_mut().expect("checked to be an object");
-    let target = object
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    let target = target.as_object_mut().expect("made an object");
+    let mut template = match object.remove("metadata") {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    // vmesh's keys first (name, namespace, labels, annotations), whatever order the
+    // template wrote its metadata in; then the template's other keys.
+    let mut merged = Map::new();
     for (key, wanted) in meta {
-        match (key.as_str(), wanted) {
+        let value = match (key.as_str(), wanted) {
             ("labels" | "annotations", Value::Object(entries)) => {
-                let map = target
-                    .entry(key)
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if !map.is_object() {
-                    *map = Value::Object(Map::new());
-                }
-                let map = map.as_object_mut().expect("made an object");
+                let mut map = match template.remove(&key) {
+                    Some(Value::Object(map)) => map,
+                    _ => Map::new(),
+                };
                 for (k, v) in entries {
                     map.insert(k, v);
                 }
+                Value::Object(map)
             }
             (_, wanted) => {
-                target.insert(key, wanted);
+                template.remove(&key);
+                wanted
             }
+        };
+        merged.insert(key, value);
+    }
+    merged.extend(template);
+    let mut rebuilt = Map::new();
+    for (key, value) in std::mem::take(object) {
+        if key == "kind" {
+            rebuilt.insert(key, value);
+            rebuilt.insert(
+                "metadata".into(),
+                Value::Object(std::mem::take(&mut merged)),
+            );
+        } else {
+            rebuilt.insert(key, value);
         }
     }
+    if !merged.is_empty() {
+        rebuilt.insert("metadata".into(), Value::Object(merged));
+    }
+    *object = rebuilt;
 }
 
 /// kpt path of a generated object: one file per cluster, namespace and kind; management
@@ -234,4 +304,35 @@ fn set_path(value: &mut Value, output: &Output, index: usize) {
         )),
     );
     annotations.insert(INDEX_ANNOTATION.into(), Value::String(index.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn vmesh_metadata_comes_first_and_wins() {
+        let mut value = json!({
+            "apiVersion": "v", "kind": "K",
+            "metadata": {"labels": {"team": "a", "app.kubernetes.io/managed-by": "x"}, "name": "t", "finalizers": ["f"]},
+            "spec": {}
+        });
+        let meta = json!({"name": "n", "namespace": "ns",
+            "labels": {"app.kubernetes.io/managed-by": "vmesh"}, "annotations": {"a": "b"}});
+        enforce_metadata(&mut value, meta.as_object().unwrap().clone());
+        let keys: Vec<&String> = value["metadata"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["name", "namespace", "labels", "annotations", "finalizers"]
+        );
+        assert_eq!(value["metadata"]["name"], "n");
+        assert_eq!(value["metadata"]["labels"]["team"], "a");
+        assert_eq!(
+            value["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "vmesh"
+        );
+        let top: Vec<&String> = value.as_object().unwrap().keys().collect();
+        assert_eq!(top, ["apiVersion", "kind", "metadata", "spec"]);
+    }
 }

@@ -499,6 +499,7 @@ fn local_service_entry(f: &Federation) -> Value {
             "hostname": f.hostname,
             "ports": ports(&f.ports, true),
             "resolution": "STATIC",
+            "addresses": Value::Null,
             "workloadSelector": {"labels": labels},
             "endpoints": Value::Null,
             "exportTo": export_to,
@@ -511,6 +512,9 @@ fn local_service_entry(f: &Federation) -> Value {
             "hostname": f.hostname,
             "ports": ports(&f.ports, false),
             "resolution": resolution.as_str(),
+            // The VIP of the remote ServiceEntries: Istio warns about TCP ports without
+            // addresses (Gloo Mesh wrote none here).
+            "addresses": [f.vip.to_string()],
             "workloadSelector": Value::Null,
             "endpoints": endpoints(eps),
             "exportTo": ["."],
