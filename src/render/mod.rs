@@ -235,7 +235,7 @@ fn render_one(
 /// keeping the template's own additions.
 fn enforce_metadata(value: &mut Value, meta: Map<String, Value>) {
     let object = value.as_object_mut().expect("checked to be an object");
-    let mut template = match object.remove("metadata") {
+    let mut template = match object.shift_remove("metadata") {
         Some(Value::Object(map)) => map,
         _ => Map::new(),
     };
@@ -245,7 +245,7 @@ fn enforce_metadata(value: &mut Value, meta: Map<String, Value>) {
     for (key, wanted) in meta {
         let value = match (key.as_str(), wanted) {
             ("labels" | "annotations", Value::Object(entries)) => {
-                let mut map = match template.remove(&key) {
+                let mut map = match template.shift_remove(&key) {
                     Some(Value::Object(map)) => map,
                     _ => Map::new(),
                 };
@@ -255,7 +255,7 @@ fn enforce_metadata(value: &mut Value, meta: Map<String, Value>) {
                 Value::Object(map)
             }
             (_, wanted) => {
-                template.remove(&key);
+                template.shift_remove(&key);
                 wanted
             }
         };
