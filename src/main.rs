@@ -39,7 +39,7 @@ Examples:
   # The functionConfig's JSON Schema
   vmesh schema";
 
-const FN_HELP: &str = "\
+const FN_ABOUT: &str = "\
 Reads one ResourceList on stdin and writes one ResourceList on stdout (the KRM function
 contract). Items vmesh does not own pass through unchanged; vmesh's own earlier outputs are
 replaced; generated items are placed in clusters/<cluster>/<namespace>/<kind>.yaml. Any
@@ -47,14 +47,15 @@ error: exit 1, the input items unchanged, and error results.
 
 The functionConfig is a vmesh.dev/v1alpha1 VirtualMeshRenderer (or a ConfigMap with the
 same keys); kustomize's KRM exec-function form may pass a VirtualMeshGenerator or
-VirtualMeshTransformer instead (see `vmesh kustomize --help`).
+VirtualMeshTransformer instead (see `vmesh kustomize --help`).";
 
+const FN_EXAMPLES: &str = "\
 Examples:
   kpt fn eval my-package --exec vmesh --fn-config my-package/vmesh.yaml
   kpt fn source my-package | vmesh | kpt fn sink rendered-package
   vmesh < testdata/two-clusters/input.yaml";
 
-const RENDER_HELP: &str = "\
+const RENDER_ABOUT: &str = "\
 Reads the Gloo Mesh resources in files and directories (like `kpt fn source`: *.yaml and
 *.yml, hidden entries and .krmignore'd paths skipped, non-Kubernetes YAML skipped with a
 note), renders them, and prints the generated objects as a plain YAML stream, or writes
@@ -69,8 +70,9 @@ Any error: exit 1, nothing on stdout, one line per problem on stderr.
 --argocd is the generate command of the Argo CD plugin (functions/argocd/plugin.yaml): it
 prints one cluster's slice, the cluster named by the Application's plugin parameter
 `cluster` (PARAM_CLUSTER) or plugin env `CLUSTER` (ARGOCD_ENV_CLUSTER); if both are set
-they must agree. An empty slice is an error, never an empty stream.
+they must agree. An empty slice is an error, never an empty stream.";
 
+const RENDER_EXAMPLES: &str = "\
 Examples:
   # Write (or check) one directory per cluster
   vmesh render functions/gitops/meshes --out /tmp/clusters
@@ -80,7 +82,7 @@ Examples:
   # As Argo CD runs it, in the Application's source directory
   cd functions/gitops/meshes && PARAM_CLUSTER=cluster-1 vmesh render --argocd";
 
-const KUSTOMIZE_HELP: &str = "\
+const KUSTOMIZE_ABOUT: &str = "\
 vmesh as a kustomize exec plugin. The plugin config's kind decides the role:
   VirtualMeshGenerator    reads the Gloo Mesh files listed in `inputs:` and generates one
                           cluster's objects (list it in a kustomization without `namespace:`)
@@ -93,8 +95,9 @@ Both take the VirtualMeshRenderer settings under `spec:`; `spec.cluster` is requ
 kustomize then runs it as `<plugin dir>/vmesh.dev/v1alpha1/<kind>/<Kind> <config file>`,
 which vmesh recognises. The KRM exec-function form (the config annotated with
 config.kubernetes.io/function: {exec: {path: vmesh}}) works with standalone
-`kustomize build --enable-alpha-plugins --enable-exec` (kubectl kustomize skips it).
+`kustomize build --enable-alpha-plugins --enable-exec` (kubectl kustomize skips it).";
 
+const KUSTOMIZE_EXAMPLES: &str = "\
 Examples:
   vmesh kustomize install
   kubectl kustomize --enable-alpha-plugins functions/kustomize/generator
@@ -110,20 +113,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run as a KRM function: ResourceList on stdin, ResourceList on stdout (the default).
-    #[command(long_about = FN_HELP)]
+    #[command(long_about = FN_ABOUT, after_long_help = FN_EXAMPLES)]
     Fn,
     /// Render Gloo Mesh resources read from files: print a stream, or write one directory per cluster.
-    #[command(long_about = RENDER_HELP)]
+    #[command(long_about = RENDER_ABOUT, after_long_help = RENDER_EXAMPLES)]
     Render(Box<RenderCli>),
     /// Install or run vmesh as a kustomize exec plugin (generator or transformer).
-    #[command(long_about = KUSTOMIZE_HELP)]
+    #[command(long_about = KUSTOMIZE_ABOUT, after_long_help = KUSTOMIZE_EXAMPLES)]
     Kustomize {
         #[command(subcommand)]
         action: KustomizeAction,
     },
     /// Print the JSON Schema of a configuration kind (default: the functionConfig).
     #[command(
-        long_about = "Print the JSON Schema of a configuration kind: the functionConfig VirtualMeshRenderer (default), or the kustomize plugin configs.\n\nExamples:\n  vmesh schema > virtualmeshrenderer.schema.json\n  vmesh schema VirtualMeshGenerator"
+        long_about = "Print the JSON Schema of a configuration kind: the functionConfig VirtualMeshRenderer (default), or the kustomize plugin configs.",
+        after_long_help = "Examples:\n  vmesh schema > virtualmeshrenderer.schema.json\n  vmesh schema VirtualMeshGenerator"
     )]
     Schema {
         #[arg(value_enum, default_value_t = ConfigKind::Renderer)]
