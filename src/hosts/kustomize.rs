@@ -186,16 +186,17 @@ pub fn legacy_plugin(config_text: &str, root: &Path, stdin: String) -> Reply {
                 Ok(list) => list,
                 Err(message) => return Reply::fail(message).with_notes(&notes),
             };
+            let known = super::mesh_clusters(&list.items);
             let outcome = crate::run(
                 list,
                 &options(plugin.config.clone(), OutputStyle::GeneratedStream, root),
             );
-            let cluster = plugin_cluster(&plugin);
             if outcome.failed() {
                 return Reply::failed_run(&outcome.results).with_notes(&notes);
             }
             if super::generated_objects(&outcome) == 0 {
-                return Reply::fail(super::empty_slice_message(cluster, &[])).with_notes(&notes);
+                let message = super::empty_slice_message(plugin_cluster(&plugin), &known);
+                return Reply::fail(message).with_notes(&notes);
             }
             Reply {
                 stdout: outcome.stdout,
@@ -401,6 +402,7 @@ pub fn krm_function(mut list: ResourceList, cwd: &Path) -> (String, i32) {
                     return krm_failure(&list, results);
                 }
             };
+            let known = super::mesh_clusters(&files.items);
             let outcome = crate::run(
                 files,
                 &options(plugin.config.clone(), OutputStyle::GeneratedStream, cwd),
@@ -413,7 +415,7 @@ pub fn krm_function(mut list: ResourceList, cwd: &Path) -> (String, i32) {
             if generated_objects == 0 {
                 results.push(KrmResult::error(super::empty_slice_message(
                     plugin_cluster(&plugin),
-                    &[],
+                    &known,
                 )));
                 return krm_failure(&list, results);
             }

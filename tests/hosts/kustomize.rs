@@ -247,24 +247,19 @@ fn errors_fail_the_build_with_vmesh_messages() {
         "name: istiod-istio-system-cluster-2",
     );
 
-    // A misspelt cluster.
-    edit(
-        &copy.join("transformer/vmesh.yaml"),
-        "cluster: cluster-1",
-        "cluster: cluster-9",
-    );
-    let stderr = build_fails(&sandbox, &plugins, &copy.join("transformer"));
-    assert!(
-        stderr.contains(
-            "cluster \"cluster-9\" has no outputs (clusters in the Meshes: cluster-1, cluster-2)"
-        ),
-        "{stderr}"
-    );
-    edit(
-        &copy.join("transformer/vmesh.yaml"),
-        "cluster: cluster-9",
-        "cluster: cluster-1",
-    );
+    // A misspelt cluster, in either role.
+    for role in ["generator", "transformer"] {
+        let config = copy.join(role).join("vmesh.yaml");
+        edit(&config, "cluster: cluster-1", "cluster: cluster-9");
+        let stderr = build_fails(&sandbox, &plugins, &copy.join(role));
+        assert!(
+            stderr.contains(
+                "cluster \"cluster-9\" has no outputs (clusters in the Meshes: cluster-1, cluster-2)"
+            ),
+            "{role}: {stderr}"
+        );
+        edit(&config, "cluster: cluster-9", "cluster: cluster-1");
+    }
 
     // Gloo Mesh resources that kustomize would emit.
     edit(
