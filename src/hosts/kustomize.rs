@@ -33,7 +33,9 @@ use super::source::{self, display};
 use super::{Reply, resource_list};
 use crate::index::{DISCOVERY_GROUP, MULTICLUSTER_GROUP, NETWORKING_GROUP, SETTINGS_GROUP};
 use crate::krm::write::{OutputItem, write_resource_list};
-use crate::krm::{self, Item, KrmResult, LOCAL_CONFIG_ANNOTATION, ResourceList, ResourceRef};
+use crate::krm::{
+    self, Item, KrmResult, LOCAL_CONFIG_ANNOTATION, ResourceList, ResourceRef, Results,
+};
 use crate::model::config::{CONFIG_API_VERSION, CONFIG_KIND, RenderConfig};
 use crate::{OutputStyle, RunOptions};
 use serde_json::Value;
@@ -213,7 +215,7 @@ pub fn legacy_plugin(config_text: &str, root: &Path, stdin: String) -> Reply {
                 }
             };
             if let Err(results) = prepare_transformer_input(&mut list, &plugin.config) {
-                return Reply::failed_run(&results);
+                return Reply::failed_run(&results.into_sorted());
             }
             let outcome = crate::run(list, &options(plugin.config, OutputStyle::FullStream, root));
             if outcome.failed() {
@@ -304,8 +306,8 @@ or use {TRANSFORMER_KIND} in this one: kustomize adds a transformer's objects af
 fn prepare_transformer_input(
     list: &mut ResourceList,
     config: &RenderConfig,
-) -> Result<(), Vec<KrmResult>> {
-    let mut problems = Vec::new();
+) -> Result<(), Results> {
+    let mut problems = Results::default();
     for item in &list.items {
         let gloo = [
             NETWORKING_GROUP,
@@ -387,14 +389,19 @@ pub fn krm_function(mut list: ResourceList, cwd: &Path) -> (String, i32) {
     let config_value = list.function_config.clone().unwrap_or(Value::Null);
     let plugin = match parse_config(&config_value) {
         Ok(plugin) => plugin,
-        Err(result) => return krm_failure(&list, vec![*result]),
+        Err(result) => {
+            let mut results = Results::default();
+            results.push(*result);
+            return krm_failure(&list, results);
+        }
     };
     match &plugin.role {
         Role::Generator { inputs } => {
             // Notes about skipped files become info results: stderr is not the place for
             // them in a ResourceList host.
             let (files, notes) = read_inputs(cwd, inputs);
-            let mut results: Vec<KrmResult> = notes.into_iter().map(KrmResult::info).collect();
+            let mut results = Results::default();
+            results.extend(notes.into_iter().map(KrmResult::info));
             let files = match files {
                 Ok(files) => files,
                 Err(message) => {
@@ -432,7 +439,7 @@ pub fn krm_function(mut list: ResourceList, cwd: &Path) -> (String, i32) {
                     .map(OutputItem::Input)
                     .chain(generated.into_iter().map(OutputItem::Rendered)),
                 list.function_config.as_ref(),
-                &results,
+                &results.into_sorted(),
             );
             (out, 0)
         }
@@ -449,17 +456,9 @@ pub fn krm_function(mut list: ResourceList, cwd: &Path) -> (String, i32) {
     }
 }
 
-fn krm_failure(list: &ResourceList, results: Vec<KrmResult>) -> (String, i32) {
-    let mut out = String::new();
-    write_resource_list(
-        &mut out,
-        &list.envelope,
-        &list.text,
-        list.items.iter().map(OutputItem::Input),
-        list.function_config.as_ref(),
-        &results,
-    );
-    (out, 1)
+fn krm_failure(list: &ResourceList, results: Results) -> (String, i32) {
+    let outcome = crate::pipeline::failure(list, results, OutputStyle::ResourceList);
+    (outcome.stdout, outcome.exit_code)
 }
 
 /// The JSON Schema of a plugin config kind: VirtualMeshRenderer's, with the kind (and for

@@ -324,14 +324,16 @@ fn written_by_vmesh(text: &str) -> bool {
     let Ok(documents) = parsed else {
         return false;
     };
-    let objects: Vec<&Value> = documents.iter().filter(|d| !d.is_null()).collect();
+    let objects: Vec<Item> = documents
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .enumerate()
+        .map(|(i, d)| Item::new(d, None, i))
+        .collect();
     !objects.is_empty()
-        && objects.iter().all(|o| {
-            o.pointer("/metadata/labels")
-                .and_then(|labels| labels.get(MANAGED_BY_LABEL))
-                .and_then(Value::as_str)
-                == Some(MANAGED_BY_VALUE)
-        })
+        && objects
+            .iter()
+            .all(|o| o.label(MANAGED_BY_LABEL) == Some(MANAGED_BY_VALUE))
 }
 
 fn check(

@@ -192,29 +192,6 @@ fn the_plugin_env_can_name_the_cluster_instead_and_both_must_agree() {
     assert_fails(&output, "disagree");
 }
 
-fn assert_fails(output: &Output, message: &str) {
-    assert_ne!(
-        output.status.code(),
-        Some(0),
-        "exit 0:\n{}",
-        text(&output.stdout)
-    );
-    assert_eq!(
-        text(&output.stdout),
-        "",
-        "a failed generate printed manifests"
-    );
-    let stderr = text(&output.stderr);
-    assert!(
-        stderr.starts_with("vmesh: ") || stderr.starts_with("[error]"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(message),
-        "stderr lacks {message:?}:\n{stderr}"
-    );
-}
-
 #[test]
 fn failures_exit_non_zero_with_a_reason_and_never_an_empty_stream() {
     let sandbox = Sandbox::new();

@@ -121,12 +121,7 @@ fn legacy_plugin_arguments_are_refused() {
         "KUSTOMIZE_PLUGIN_CONFIG_ROOT",
         root().join("functions/kustomize/transformer"),
     ));
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output.stderr).contains("vmesh takes no plugin arguments"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails(&output, "vmesh takes no plugin arguments");
 }
 
 /// The examples carry their own copies of the same Gloo Mesh resources (a kpt package must

@@ -185,13 +185,9 @@ fn render_never_deletes_or_overwrites_files_it_did_not_write() {
     )
     .unwrap();
     let output = vmesh(&sandbox, &repo, &["render", "meshes", "--out", "clusters"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output.stderr).contains(
-            "clusters/cluster-2/istio-system/gateway.yaml exists and was not written by vmesh"
-        ),
-        "{}",
-        text(&output.stderr)
+    assert_fails(
+        &output,
+        "clusters/cluster-2/istio-system/gateway.yaml exists and was not written by vmesh",
     );
     assert!(
         std::fs::read_to_string(&gateway)
@@ -247,18 +243,10 @@ fn render_prints_streams_and_one_clusters_slice() {
         &repo,
         &["render", "meshes", "--cluster", "cluster-9"],
     );
-    assert_eq!(unknown.status.code(), Some(1));
-    assert_eq!(
-        text(&unknown.stdout),
-        "",
-        "never an empty stream with exit 0"
-    );
-    assert!(
-        text(&unknown.stderr).contains(
-            "cluster \"cluster-9\" has no outputs (clusters in the Meshes: cluster-1, cluster-2)"
-        ),
-        "{}",
-        text(&unknown.stderr)
+    // Never an empty stream with exit 0.
+    assert_fails(
+        &unknown,
+        "cluster \"cluster-9\" has no outputs (clusters in the Meshes: cluster-1, cluster-2)",
     );
 }
 
@@ -269,17 +257,11 @@ fn krmignore_is_honoured_and_errors_print_nothing() {
     // The ignored draft references a Mesh that does not exist: read, it fails the render.
     std::fs::remove_file(repo.join("meshes/.krmignore")).unwrap();
     let output = vmesh(&sandbox, &repo, &["render", "meshes", "--out", "clusters"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(text(&output.stdout), "");
-    let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("[error] VirtualMesh/gloo-mesh/virtual-mesh-v2 (meshes/drafts/virtualmesh-v2.yaml) spec.meshes[0]"),
-        "{stderr}"
+    assert_fails(
+        &output,
+        "[error] VirtualMesh/gloo-mesh/virtual-mesh-v2 (meshes/drafts/virtualmesh-v2.yaml) spec.meshes[0]",
     );
-    assert!(
-        stderr.contains("vmesh: 1 error(s); nothing was rendered"),
-        "{stderr}"
-    );
+    assert_fails(&output, "vmesh: 1 error(s); nothing was rendered");
     assert_eq!(
         tree(&repo.join("clusters")),
         tree(&root().join("functions/gitops/clusters")),
@@ -294,12 +276,8 @@ fn krmignore_is_honoured_and_errors_print_nothing() {
     .unwrap();
     std::fs::write(repo.join("meshes/.krmignore"), "drafts/\n").unwrap();
     let output = vmesh(&sandbox, &repo, &["render", "meshes"]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("cannot read meshes/values.yaml") && stderr.contains(".krmignore"),
-        "{stderr}"
-    );
+    assert_fails(&output, "cannot read meshes/values.yaml");
+    assert_fails(&output, ".krmignore");
     std::fs::write(repo.join("meshes/.krmignore"), "drafts/\nvalues.yaml\n").unwrap();
     assert_success(
         &vmesh(&sandbox, &repo, &["render", "meshes"]),
@@ -308,12 +286,7 @@ fn krmignore_is_honoured_and_errors_print_nothing() {
 
     // Nothing to render at all.
     let output = vmesh(&sandbox, &repo, &["render", "clusters"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output.stderr).contains("no VirtualMesh found in clusters"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails(&output, "no VirtualMesh found in clusters");
 }
 
 #[test]
@@ -348,12 +321,7 @@ fn flags_override_the_configuration_found_in_the_inputs() {
         &repo,
         &["render", "meshes", "--tls-mode", "MUTUALLY"],
     );
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(
-        text(&bad.stderr).contains("vmesh: --tls-mode: "),
-        "{}",
-        text(&bad.stderr)
-    );
+    assert_fails(&bad, "vmesh: --tls-mode: ");
 
     // Two configurations are ambiguous; --config picks one.
     std::fs::copy(
@@ -362,12 +330,7 @@ fn flags_override_the_configuration_found_in_the_inputs() {
     )
     .unwrap();
     let two = vmesh(&sandbox, &repo, &["render", "meshes"]);
-    assert_eq!(two.status.code(), Some(1));
-    assert!(
-        text(&two.stderr).contains("found 2 VirtualMeshRenderer configurations"),
-        "{}",
-        text(&two.stderr)
-    );
+    assert_fails(&two, "found 2 VirtualMeshRenderer configurations");
     let chosen = vmesh(
         &sandbox,
         &repo,
@@ -390,11 +353,8 @@ fn flags_override_the_configuration_found_in_the_inputs() {
             "meshes/gloo-mesh/vmesh-2.yaml",
         ],
     );
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(
-        text(&bad.stderr)
-            .contains("(meshes/gloo-mesh/vmesh-2.yaml) spec.clustr: functionConfig: unknown field"),
-        "{}",
-        text(&bad.stderr)
+    assert_fails(
+        &bad,
+        "(meshes/gloo-mesh/vmesh-2.yaml) spec.clustr: functionConfig: unknown field",
     );
 }

@@ -98,6 +98,21 @@ pub fn assert_success(output: &Output, what: &str) {
     );
 }
 
+/// A failed run as vmesh answers one: exit 1, nothing on stdout, `message` on stderr.
+pub fn assert_fails(output: &Output, message: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected exit 1; stderr:\n{stderr}"
+    );
+    assert_eq!(text(&output.stdout), "", "a failed run printed output");
+    assert!(
+        stderr.contains(message),
+        "stderr lacks {message:?}:\n{stderr}"
+    );
+}
+
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let output = run(Command::new("git")
         .args([
