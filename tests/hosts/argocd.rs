@@ -283,3 +283,59 @@ fn the_sidecar_patch_adds_the_plugin_container_and_the_image_carries_its_config(
     );
     assert_eq!(plugin()["spec"]["generate"]["command"][0], "vmesh");
 }
+
+/// Argo CD renders from Git alone: with a seed (from the sidecar's environment, as the
+/// patch provides it), certificates are the same on every generate; without one, the
+/// configured seed is missing and nothing is printed.
+#[test]
+fn seeded_certificates_are_identical_on_every_generate() {
+    let sandbox = Sandbox::new();
+    let mut app = application(&sandbox);
+    let dir = app.repo.join(&app.path);
+    let vm = dir.join("gloo-mesh/virtualmesh.yaml");
+    let text_before = std::fs::read_to_string(&vm).unwrap();
+    std::fs::write(
+        &vm,
+        text_before.replace(
+            "  globalAccessPolicy: ENABLED\n",
+            "  globalAccessPolicy: ENABLED\n  mtlsConfig:\n    shared:\n      rootCertificateAuthority:\n        generated:\n          rsaKeySizeBytes: 2048\n      intermediateCertOptions:\n        rsaKeySizeBytes: 2048\n",
+        ),
+    )
+    .unwrap();
+    let config = dir.join("vmesh.yaml");
+    let text_before = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{text_before}  caSeed: env:VMESH_CA_SEED\n  caNotBefore: \"2026-11-01T00:00:00Z\"\n"
+        ),
+    )
+    .unwrap();
+
+    assert_fails(&generate(&sandbox, &app), "VMESH_CA_SEED is not set");
+
+    set(
+        &mut app,
+        "VMESH_CA_SEED",
+        Some("8f2c4e6a0b1d3f5e7a9c2b4d6f8e0a1c3e5b7d9f1a2c4e6b8d0f2a4c6e8b0d2f"),
+    );
+    let first = generate(&sandbox, &app);
+    assert_success(&first, "generate with a seed");
+    let second = generate(&sandbox, &app);
+    assert_success(&second, "generate again");
+    assert_eq!(
+        text(&first.stdout),
+        text(&second.stdout),
+        "certificates changed between generates"
+    );
+    let objects = documents(&text(&first.stdout));
+    let secrets: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Secret").collect();
+    assert_eq!(
+        secrets.len(),
+        1,
+        "cluster-1's cacerts, and no root CA Secret"
+    );
+    assert_eq!(secrets[0]["metadata"]["name"], "cacerts");
+    assert_eq!(secrets[0]["metadata"]["namespace"], "istio-system");
+    assert!(secrets[0]["data"]["ca-key.pem"].is_string());
+}
