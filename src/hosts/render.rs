@@ -41,7 +41,7 @@ pub fn render(args: &RenderArgs) -> Reply {
     match prepare(args) {
         Ok((prepared, mut reply)) => match finish(args, prepared, &mut reply) {
             Ok(()) => reply,
-            Err(failure) => with(&reply, failure),
+            Err(failure) => failure.with_notes(&reply.stderr),
         },
         Err(reply) => reply,
     }
@@ -72,21 +72,18 @@ fn prepare(args: &RenderArgs) -> Result<(Prepared, Reply), Reply> {
     let config = args
         .settings
         .apply(config)
-        .map_err(|e| with(&reply, Reply::fail(e)))?;
+        .map_err(|e| Reply::fail(e).with_notes(&reply.stderr))?;
     if args.one_cluster && config.cluster.is_none() {
-        return Err(with(&reply, Reply::fail("no cluster given")));
+        return Err(Reply::fail("no cluster given").with_notes(&reply.stderr));
     }
     let list = super::resource_list(source.objects);
     if !super::has_virtual_mesh(&list.items) {
         let shown: Vec<String> = paths.iter().map(|p| display(p)).collect();
-        return Err(with(
-            &reply,
-            Reply::fail(format!(
+        return Err(Reply::fail(format!(
                 "no VirtualMesh found in {}: nothing to render (is this the right directory, or is the VirtualMesh listed in {}?)",
                 shown.join(", "),
                 source::IGNORE_FILE
-            )),
-        ));
+            )).with_notes(&reply.stderr));
     }
     let known_clusters = super::mesh_clusters(&list.items);
     let cluster = config.cluster.clone();
@@ -100,7 +97,7 @@ fn prepare(args: &RenderArgs) -> Result<(Prepared, Reply), Reply> {
         },
     );
     if outcome.failed() {
-        return Err(with(&reply, Reply::failed_run(&outcome.results)));
+        return Err(Reply::failed_run(&outcome.results).with_notes(&reply.stderr));
     }
     reply
         .stderr
@@ -114,11 +111,6 @@ fn prepare(args: &RenderArgs) -> Result<(Prepared, Reply), Reply> {
         },
         reply,
     ))
-}
-
-/// `failure` with the notes gathered so far in front of its message.
-fn with(so_far: &Reply, failure: Reply) -> Reply {
-    failure.with_notes(&so_far.stderr)
 }
 
 /// The configuration (`--config`, or the one VirtualMeshRenderer among the inputs) and the
@@ -135,10 +127,7 @@ fn configuration(
                 reply.note(format!("{other} is ignored: --config {shown} is used"));
             }
             let fail = |message: String| {
-                with(
-                    reply,
-                    Reply::fail(format!("cannot read {shown}: {message}")),
-                )
+                Reply::fail(format!("cannot read {shown}: {message}")).with_notes(&reply.stderr)
             };
             let text = std::fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
             let mut value: Value =
@@ -159,15 +148,12 @@ fn configuration(
             1 => found.into_iter().next().expect("one config"),
             _ => {
                 let paths: Vec<String> = found.iter().map(path_of).collect();
-                return Err(with(
-                    reply,
-                    Reply::fail(format!(
+                return Err(Reply::fail(format!(
                         "found {} {CONFIG_KIND} configurations ({}); keep one, pass --config FILE, or list the others in {}",
                         found.len(),
                         paths.join(", "),
                         source::IGNORE_FILE
-                    )),
-                ));
+                    )).with_notes(&reply.stderr));
             }
         },
     };
@@ -181,7 +167,7 @@ fn configuration(
         Err(result) => {
             let mut result = *result;
             result.file = Item::new(value, None, 0).file_ref();
-            Err(with(reply, Reply::failed_run(&[result])))
+            Err(Reply::failed_run(&[result]).with_notes(&reply.stderr))
         }
     }
 }
