@@ -1,27 +1,110 @@
 //! The `vmesh` binary: thin adapters from hosts (kpt, kustomize, Argo CD, a shell) to
-//! [`vmesh::run`].
+//! [`vmesh::run`]. Everything here reads the process's arguments, environment and stdin,
+//! hands them to [`vmesh::hosts`], and prints what comes back.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use vmesh::hosts::{self, Reply, Settings, kustomize};
 use vmesh::krm::{self, KrmResult};
 use vmesh::{OutputStyle, RunOptions};
 
 const ABOUT: &str = "Renders Gloo Mesh VirtualMeshes into the Istio configuration of every cluster: \
-federated ServiceEntries, DestinationRules, east-west Gateways and AuthorizationPolicies.";
+federated ServiceEntries, DestinationRules, east-west Gateways, AuthorizationPolicies and cacerts.";
 
-const FN_HELP: &str = "\
+const LONG_ABOUT: &str = "\
+Renders Gloo Mesh VirtualMeshes (with their Meshes and Destinations) into the Istio
+configuration of every cluster: federated ServiceEntries, DestinationRules, east-west
+Gateways, AuthorizationPolicies and cacerts. It runs inside the tools a GitOps repository
+already uses: as a KRM function under kpt, as a kustomize plugin, as an Argo CD config
+management plugin, or on its own with `vmesh render`.
+
+With no command, vmesh is a KRM function: one ResourceList on stdin, one on stdout.";
+
+const EXAMPLES: &str = "\
+Examples:
+  # kpt: a package whose Kptfile runs `exec: vmesh` (functions/kpt)
+  kpt fn render my-package --allow-exec
+  kpt fn eval my-package --exec vmesh --fn-config my-package/vmesh.yaml
+
+  # kustomize: install the exec plugins once, then build as usual
+  vmesh kustomize install
+  kubectl kustomize --enable-alpha-plugins functions/kustomize/generator
+
+  # A repository without kpt (CI, Argo CD): one directory per cluster, or a drift check
+  vmesh render functions/gitops/meshes --out functions/gitops/clusters --check
+
+  # The functionConfig's JSON Schema
+  vmesh schema";
+
+const FN_ABOUT: &str = "\
 Reads one ResourceList on stdin and writes one ResourceList on stdout (the KRM function
 contract). Items vmesh does not own pass through unchanged; vmesh's own earlier outputs are
-replaced. Any error: exit 1, the input items unchanged, and error results.
+replaced; generated items are placed in clusters/<cluster>/<namespace>/<kind>.yaml. Any
+error: exit 1, the input items unchanged, and error results.
 
+The functionConfig is a vmesh.dev/v1alpha1 VirtualMeshRenderer (or a ConfigMap with the
+same keys); kustomize's KRM exec-function form may pass a VirtualMeshGenerator or
+VirtualMeshTransformer instead (see `vmesh kustomize --help`).";
+
+const FN_EXAMPLES: &str = "\
 Examples:
-  kpt fn eval my-package --exec vmesh
-  kpt fn source my-package | vmesh | kpt fn sink out
+  kpt fn eval my-package --exec vmesh --fn-config my-package/vmesh.yaml
+  kpt fn source my-package | vmesh | kpt fn sink rendered-package
   vmesh < testdata/two-clusters/input.yaml";
 
+const RENDER_ABOUT: &str = "\
+Reads the Gloo Mesh resources in files and directories (like `kpt fn source`: *.yaml and
+*.yml, hidden entries and .krmignore'd paths skipped, non-Kubernetes YAML skipped with a
+note), renders them, and prints the generated objects as a plain YAML stream, or writes
+them to OUT/<cluster>/<namespace>/<kind>.yaml. Files under OUT that vmesh wrote and no
+longer renders are removed; other files are never touched. --check writes nothing, prints
+a unified diff of what would change, and exits 1 if anything would.
+
+The settings come from the one VirtualMeshRenderer found among the inputs (or --config),
+overridden by the flags below; relative paths in it resolve against its directory.
+Any error: exit 1, nothing on stdout, one line per problem on stderr.
+
+--argocd is the generate command of the Argo CD plugin (functions/argocd/plugin.yaml): it
+prints one cluster's slice, the cluster named by the Application's plugin parameter
+`cluster` (PARAM_CLUSTER) or plugin env `CLUSTER` (ARGOCD_ENV_CLUSTER); if both are set
+they must agree. An empty slice is an error, never an empty stream.";
+
+const RENDER_EXAMPLES: &str = "\
+Examples:
+  # Write (or check) one directory per cluster
+  vmesh render functions/gitops/meshes --out /tmp/clusters
+  vmesh render functions/gitops/meshes --out functions/gitops/clusters --check
+  # Print one cluster's objects
+  vmesh render functions/gitops/meshes --cluster cluster-2
+  # As Argo CD runs it, in the Application's source directory
+  cd functions/gitops/meshes && PARAM_CLUSTER=cluster-1 vmesh render --argocd";
+
+const KUSTOMIZE_ABOUT: &str = "\
+vmesh as a kustomize exec plugin. The plugin config's kind decides the role:
+  VirtualMeshGenerator    reads the Gloo Mesh files listed in `inputs:` and generates one
+                          cluster's objects (list it in a kustomization without `namespace:`)
+  VirtualMeshTransformer  reads the Gloo Mesh resources (local-config) among the
+                          kustomization's resources and appends one cluster's objects; they
+                          keep their namespaces and names, whatever `namespace:` says
+Both take the VirtualMeshRenderer settings under `spec:`; `spec.cluster` is required.
+
+`vmesh kustomize install` links vmesh into kustomize's plugin directory as both kinds;
+kustomize then runs it as `<plugin dir>/vmesh.dev/v1alpha1/<kind>/<Kind> <config file>`,
+which vmesh recognises. The KRM exec-function form (the config annotated with
+config.kubernetes.io/function: {exec: {path: vmesh}}) works with standalone
+`kustomize build --enable-alpha-plugins --enable-exec` (kubectl kustomize skips it).";
+
+const KUSTOMIZE_EXAMPLES: &str = "\
+Examples:
+  vmesh kustomize install
+  kubectl kustomize --enable-alpha-plugins functions/kustomize/generator
+  kubectl kustomize --enable-alpha-plugins functions/kustomize/overlay";
+
 #[derive(Parser)]
-#[command(name = "vmesh", version, about = ABOUT, long_about = None)]
+#[command(name = "vmesh", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -30,22 +113,117 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run as a KRM function: ResourceList on stdin, ResourceList on stdout (the default).
-    #[command(long_about = FN_HELP)]
+    #[command(long_about = FN_ABOUT, after_long_help = FN_EXAMPLES)]
     Fn,
-    /// Print the JSON Schema of the functionConfig (vmesh.dev/v1alpha1 VirtualMeshRenderer).
+    /// Render Gloo Mesh resources read from files: print a stream, or write one directory per cluster.
+    #[command(long_about = RENDER_ABOUT, after_long_help = RENDER_EXAMPLES)]
+    Render(Box<RenderCli>),
+    /// Install or run vmesh as a kustomize exec plugin (generator or transformer).
+    #[command(long_about = KUSTOMIZE_ABOUT, after_long_help = KUSTOMIZE_EXAMPLES)]
+    Kustomize {
+        #[command(subcommand)]
+        action: KustomizeAction,
+    },
+    /// Print the JSON Schema of a configuration kind (default: the functionConfig).
     #[command(
-        long_about = "Print the JSON Schema of the functionConfig.\n\nExample:\n  vmesh schema > virtualmeshrenderer.schema.json"
+        long_about = "Print the JSON Schema of a configuration kind: the functionConfig VirtualMeshRenderer (default), or the kustomize plugin configs.",
+        after_long_help = "Examples:\n  vmesh schema > virtualmeshrenderer.schema.json\n  vmesh schema VirtualMeshGenerator"
     )]
-    Schema,
+    Schema {
+        #[arg(value_enum, default_value_t = ConfigKind::Renderer)]
+        kind: ConfigKind,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ConfigKind {
+    #[value(name = "VirtualMeshRenderer")]
+    Renderer,
+    #[value(name = "VirtualMeshGenerator")]
+    Generator,
+    #[value(name = "VirtualMeshTransformer")]
+    Transformer,
+}
+
+#[derive(Args)]
+struct RenderCli {
+    /// Files and directories to read [default: .]
+    paths: Vec<PathBuf>,
+    /// Write OUT/<cluster>/<namespace>/<kind>.yaml instead of printing a stream
+    #[arg(long, value_name = "OUT")]
+    out: Option<PathBuf>,
+    /// Write nothing; print a diff against OUT and exit 1 if it is out of date
+    #[arg(long, requires = "out")]
+    check: bool,
+    /// The VirtualMeshRenderer to use instead of the one among the inputs
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Argo CD generate command: one cluster's slice, the cluster from PARAM_CLUSTER or ARGOCD_ENV_CLUSTER
+    #[arg(long, conflicts_with_all = ["out", "check", "cluster"])]
+    argocd: bool,
+    /// Emit only this cluster's objects
+    #[arg(long, value_name = "CLUSTER")]
+    cluster: Option<String>,
+    /// Directory of template overrides
+    #[arg(long, value_name = "DIR")]
+    templates: Option<String>,
+    /// Default DestinationRule TLS mode (e.g. ISTIO_MUTUAL)
+    #[arg(long, value_name = "MODE")]
+    tls_mode: Option<String>,
+    /// API version of the Istio outputs: v1 or v1beta1
+    #[arg(long, value_name = "VERSION")]
+    istio_api_version: Option<String>,
+    /// ServiceEntry endpoints: stable or pods
+    #[arg(long, value_name = "MODE")]
+    endpoints: Option<String>,
+    /// Where to read the certificate seed: env:NAME or file:PATH
+    #[arg(long, value_name = "LOCATION")]
+    ca_seed: Option<String>,
+    /// Validity start (RFC 3339) of certificates derived from the seed
+    #[arg(long, value_name = "TIME")]
+    ca_not_before: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KustomizeAction {
+    /// Link vmesh into kustomize's plugin directory as VirtualMeshGenerator and VirtualMeshTransformer
+    Install {
+        /// The plugin directory [default: kustomize's: $KUSTOMIZE_PLUGIN_HOME, $XDG_CONFIG_HOME/kustomize/plugin, ~/.config/kustomize/plugin]
+        #[arg(long, value_name = "DIR")]
+        plugin_home: Option<PathBuf>,
+    },
+    /// Run as a legacy exec plugin with this config file (what kustomize does)
+    Plugin {
+        /// The plugin config file
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(config) = legacy_plugin_config(&args) {
+        if args.len() > 2 {
+            return print(Reply::fail(
+                "vmesh takes no plugin arguments (argsOneLiner, argsFromFile): put its settings under spec in the plugin config",
+            ));
+        }
+        return print(kustomize_plugin(&config));
+    }
+    let cli = Cli::parse_from(args);
     match cli.command.unwrap_or(Command::Fn) {
         Command::Fn => run_function(),
-        Command::Schema => {
-            let schema = vmesh::model::config::json_schema();
+        Command::Render(render) => print(run_render(*render)),
+        Command::Kustomize { action } => match action {
+            KustomizeAction::Install { plugin_home } => print(install_plugins(plugin_home)),
+            KustomizeAction::Plugin { config } => print(kustomize_plugin(&config)),
+        },
+        Command::Schema { kind } => {
+            let schema = match kind {
+                ConfigKind::Renderer => vmesh::model::config::json_schema(),
+                ConfigKind::Generator => kustomize::json_schema(kustomize::GENERATOR_KIND),
+                ConfigKind::Transformer => kustomize::json_schema(kustomize::TRANSFORMER_KIND),
+            };
             println!(
                 "{}",
                 serde_json::to_string_pretty(&schema).expect("schema serializes")
@@ -53,6 +231,140 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// kustomize runs a legacy exec plugin as `<plugin path> <config file>` with
+/// `KUSTOMIZE_PLUGIN_CONFIG_ROOT` set: that is vmesh's cue to act as the plugin.
+fn legacy_plugin_config(args: &[OsString]) -> Option<PathBuf> {
+    std::env::var_os("KUSTOMIZE_PLUGIN_CONFIG_ROOT")?;
+    let first = Path::new(args.get(1)?);
+    let subcommand = matches!(
+        first.to_str(),
+        Some("fn" | "render" | "kustomize" | "schema" | "help")
+    );
+    (!subcommand && first.is_file()).then(|| first.to_path_buf())
+}
+
+fn kustomize_plugin(config: &Path) -> Reply {
+    let text = match std::fs::read_to_string(config) {
+        Ok(text) => text,
+        Err(e) => match std::env::var("KUSTOMIZE_PLUGIN_CONFIG_STRING") {
+            Ok(text) => text,
+            Err(_) => {
+                return Reply::fail(format!(
+                    "cannot read the plugin config {}: {e}",
+                    config.display()
+                ));
+            }
+        },
+    };
+    let root = std::env::var_os("KUSTOMIZE_PLUGIN_CONFIG_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let stdin = match read_stdin() {
+        Ok(stdin) => stdin,
+        Err(message) => return Reply::fail(message),
+    };
+    kustomize::legacy_plugin(&text, &root, stdin)
+}
+
+fn run_render(cli: RenderCli) -> Reply {
+    if cli.argocd {
+        let env = |name: &str| std::env::var(name).ok();
+        return hosts::argocd::generate(cli.paths, &env);
+    }
+    let args = hosts::render::RenderArgs {
+        paths: cli.paths,
+        out: cli.out,
+        check: cli.check,
+        config: cli.config,
+        settings: Settings {
+            cluster: cli.cluster,
+            templates: cli.templates,
+            tls_mode: cli.tls_mode,
+            istio_api_version: cli.istio_api_version,
+            endpoints: cli.endpoints,
+            ca_seed: cli.ca_seed,
+            ca_not_before: cli.ca_not_before,
+        },
+        one_cluster: false,
+    };
+    hosts::render::render(&args)
+}
+
+/// Links this executable into kustomize's plugin directory under both plugin kinds.
+fn install_plugins(plugin_home: Option<PathBuf>) -> Reply {
+    let Some(home) = plugin_home.or_else(default_plugin_home) else {
+        return Reply::fail(
+            "cannot tell where kustomize looks for plugins: set --plugin-home, KUSTOMIZE_PLUGIN_HOME or HOME",
+        );
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return Reply::fail(format!("cannot find the vmesh executable: {e}")),
+    };
+    let mut reply = Reply::default();
+    for kind in [kustomize::GENERATOR_KIND, kustomize::TRANSFORMER_KIND] {
+        let dir = home
+            .join("vmesh.dev/v1alpha1")
+            .join(kind.to_ascii_lowercase());
+        let link = dir.join(kind);
+        let result = std::fs::create_dir_all(&dir).and_then(|()| {
+            match std::fs::remove_file(&link) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            std::os::unix::fs::symlink(&exe, &link)
+        });
+        if let Err(e) = result {
+            return Reply::fail(format!("cannot link {}: {e}", link.display()));
+        }
+        reply
+            .stdout
+            .push_str(&format!("{} -> {}\n", link.display(), exe.display()));
+    }
+    reply
+}
+
+/// kustomize's plugin directory: the first that exists of $KUSTOMIZE_PLUGIN_HOME,
+/// $XDG_CONFIG_HOME/kustomize/plugin, ~/.config/kustomize/plugin, ~/kustomize/plugin (as
+/// kustomize looks), else the first of them that is set.
+fn default_plugin_home() -> Option<PathBuf> {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let home = env("HOME");
+    let candidates: Vec<PathBuf> = [
+        env("KUSTOMIZE_PLUGIN_HOME"),
+        env("XDG_CONFIG_HOME").map(|d| d.join("kustomize/plugin")),
+        home.as_ref().map(|h| h.join(".config/kustomize/plugin")),
+        home.as_ref().map(|h| h.join("kustomize/plugin")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    candidates
+        .iter()
+        .find(|d| d.is_dir())
+        .or(candidates.first())
+        .cloned()
+}
+
+fn print(reply: Reply) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(reply.stdout.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
+        eprintln!("vmesh: cannot write to stdout");
+        return ExitCode::FAILURE;
+    }
+    eprint!("{}", reply.stderr);
+    ExitCode::from(u8::try_from(reply.code).unwrap_or(1))
 }
 
 /// A panic is a bug: report it as an error result on stdout (so kpt shows it and writes
@@ -80,44 +392,75 @@ fn run_function() -> ExitCode {
         Err(message) => return input_failure(&message),
     };
     let started = std::time::Instant::now();
-    let list = match krm::read_resource_list(text) {
+    let mut list = match krm::read_resource_list(text) {
         Ok(list) => list,
         Err(error) => return input_failure(&error.0),
     };
     let parsed = started.elapsed();
-    let options = RunOptions {
-        config: None,
-        style: OutputStyle::ResourceList,
-        base_dir: std::env::current_dir().ok(),
-        now: None,
-    };
-    let outcome = vmesh::run(list, &options);
-    if std::env::var_os("VMESH_TIMINGS").is_some() {
-        eprintln!("vmesh timing: parse {parsed:?}");
-        for (stage, duration) in &outcome.timings {
-            eprintln!("vmesh timing: {stage} {duration:?}");
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let (stdout, exit_code, results) = match &list.function_config {
+        Some(config) if kustomize::is_plugin_config(config) => {
+            let (stdout, code) = kustomize::krm_function(list, &cwd);
+            (stdout, code, None)
         }
-    }
-
-    let mut stdout = std::io::stdout().lock();
-    if stdout
-        .write_all(outcome.stdout.as_bytes())
-        .and_then(|_| stdout.flush())
+        _ => {
+            // Gloo Mesh inputs renamed by kustomize's builtins (KRM transformer form) are
+            // read under their original names; a no-op under kpt.
+            kustomize::restore_original_names(&mut list.items);
+            let base_dir = config_dir(list.function_config.as_ref()).unwrap_or(cwd);
+            let options = RunOptions {
+                config: None,
+                style: OutputStyle::ResourceList,
+                base_dir: Some(base_dir),
+                now: None,
+            };
+            let outcome = vmesh::run(list, &options);
+            if std::env::var_os("VMESH_TIMINGS").is_some() {
+                eprintln!("vmesh timing: parse {parsed:?}");
+                for (stage, duration) in &outcome.timings {
+                    eprintln!("vmesh timing: {stage} {duration:?}");
+                }
+            }
+            (outcome.stdout, outcome.exit_code, Some(outcome.results))
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(stdout.as_bytes())
+        .and_then(|_| out.flush())
         .is_err()
     {
         eprintln!("vmesh: cannot write to stdout");
         return ExitCode::FAILURE;
     }
-    if outcome.failed() {
-        let errors = outcome
-            .results
-            .iter()
-            .filter(|r| r.severity == krm::Severity::Error)
-            .count();
-        eprintln!("vmesh: {errors} error(s); nothing was rendered (see the results)");
+    if exit_code != 0 {
+        let errors = results.map_or(String::new(), |results| {
+            let n = results
+                .iter()
+                .filter(|r| r.severity == krm::Severity::Error)
+                .count();
+            format!("{n} error(s); ")
+        });
+        eprintln!("vmesh: {errors}nothing was rendered (see the results)");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The directory of the functionConfig file under `kpt fn render`, which annotates it with
+/// the package's absolute path and the file's path in it: relative paths in the config
+/// (templates, a seed file) then resolve against the config file, wherever kpt runs.
+fn config_dir(config: Option<&serde_json::Value>) -> Option<PathBuf> {
+    let annotations = config?.get("metadata")?.get("annotations")?;
+    let package = annotations
+        .get("internal.config.kubernetes.io/package-path")?
+        .as_str()?;
+    let file = annotations
+        .get(krm::PATH_ANNOTATION)
+        .and_then(|p| p.as_str())
+        .unwrap_or("");
+    let dir = Path::new(package).join(Path::new(file).parent().unwrap_or(Path::new("")));
+    dir.is_dir().then_some(dir)
 }
 
 fn read_stdin() -> Result<String, String> {

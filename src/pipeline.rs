@@ -247,8 +247,9 @@ fn report_sizes(clusters: &[RenderedCluster], results: &mut Results) {
 }
 
 /// On any error the input goes back unchanged with the results (ResourceList), or nothing
-/// is printed (streams): no host may mistake a failed run for "delete everything".
-fn failure(list: &ResourceList, results: Results, style: OutputStyle) -> Outcome {
+/// is printed (streams): no host may mistake a failed run for "delete everything". Hosts
+/// that fail a run before calling [`run`] answer with it too.
+pub fn failure(list: &ResourceList, results: Results, style: OutputStyle) -> Outcome {
     let results = results.into_sorted();
     let mut stdout = String::new();
     if style == OutputStyle::ResourceList {
