@@ -87,6 +87,8 @@ pub struct Federation {
     pub keepalive: Option<Keepalive>,
     /// The unique virtual IP of the remote ServiceEntries (assigned after all are known).
     pub vip: Ipv4Addr,
+    /// Position in `Plan::federations` (the renderer caches per-federation contexts by it).
+    pub index: usize,
 }
 
 /// `<svc>.<ns>.svc.<cluster>.<suffix>` (`hostutils.BuildFederatedFQDN`).

@@ -239,6 +239,8 @@ impl Plan {
                 if let Some(status) = self.status.get_mut(&mesh_plan.virtual_mesh) {
                     status.1.push(dest_ref.clone());
                 }
+                let mut federation = federation;
+                federation.index = self.federations.len();
                 self.federations.push(federation);
             }
         }
@@ -364,6 +366,7 @@ impl Plan {
             local,
             keepalive: keepalive(vm),
             vip: Ipv4Addr::UNSPECIFIED,
+            index: 0,
         })
     }
 

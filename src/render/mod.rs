@@ -12,6 +12,7 @@ use crate::yaml::emit;
 pub use engine::Engine;
 use outputs::{Output, metadata};
 use serde_json::{Map, Value};
+use std::sync::OnceLock;
 
 /// The rendered documents of one cluster, in output order.
 #[derive(Debug, Default)]
@@ -64,8 +65,9 @@ pub fn render(
     let all = dedup(all, plan, api_versions)?;
     let groups = group_by_cluster(&all);
 
+    let cache = ContextCache::new(plan);
     let done = crate::parallel::in_parallel(&groups, |group| {
-        render_cluster(group, plan, engine, api_versions, options)
+        render_cluster(group, plan, engine, &cache, api_versions, options)
     });
     let mut clusters = Vec::with_capacity(done.len());
     let mut errors = Vec::new();
@@ -152,6 +154,7 @@ fn render_cluster(
     outputs: &[Output],
     plan: &Plan,
     engine: &Engine,
+    cache: &ContextCache,
     api_versions: (&str, &str),
     options: RenderOptions,
 ) -> Result<RenderedCluster, Vec<String>> {
@@ -166,7 +169,7 @@ fn render_cluster(
             && outputs[i - 1].namespace == output.namespace
             && outputs[i - 1].kind.kind() == output.kind.kind();
         index_in_file = if same_file { index_in_file + 1 } else { 0 };
-        match render_one(output, plan, engine, api_versions) {
+        match render_one(output, plan, engine, cache, api_versions) {
             Ok(mut value) => {
                 if options.kpt_paths {
                     set_path(&mut value, output, index_in_file);
@@ -190,26 +193,65 @@ fn render_cluster(
     }
 }
 
+/// Template contexts that are the same in every client cluster, computed once per federated
+/// Destination on first use (a remote ServiceEntry or DestinationRule repeats in every
+/// cluster the Destination is federated to).
+struct ContextCache {
+    remote_service_entries: Vec<OnceLock<minijinja::Value>>,
+    remote_destination_rules: Vec<OnceLock<minijinja::Value>>,
+}
+
+impl ContextCache {
+    fn new(plan: &Plan) -> Self {
+        let slots = || {
+            (0..plan.federations.len())
+                .map(|_| OnceLock::new())
+                .collect()
+        };
+        ContextCache {
+            remote_service_entries: slots(),
+            remote_destination_rules: slots(),
+        }
+    }
+
+    /// The kind-specific context of `output`, from the cache where it repeats.
+    fn source_context(&self, output: &Output, plan: &Plan) -> minijinja::Value {
+        let slot = match output.source {
+            outputs::Source::RemoteServiceEntry(f) => Some(&self.remote_service_entries[f.index]),
+            outputs::Source::RemoteDestinationRule(f, false) => {
+                Some(&self.remote_destination_rules[f.index])
+            }
+            _ => None,
+        };
+        let compute = || to_template_value(&outputs::source_context(output, plan));
+        match slot {
+            Some(slot) => slot.get_or_init(compute).clone(),
+            None => compute(),
+        }
+    }
+}
+
+fn to_template_value(value: &Value) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value))
+}
+
 fn render_one(
     output: &Output,
     plan: &Plan,
     engine: &Engine,
+    cache: &ContextCache,
     api_versions: (&str, &str),
 ) -> Result<Value, String> {
     let meta = metadata(output);
-    let mut context = outputs::context(output, plan, api_versions);
-    context
-        .as_object_mut()
-        .expect("contexts are objects")
-        .insert("metadata".into(), Value::Object(meta.clone()));
-    let api_version = context["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut value = engine.render(
-        output.kind.template(),
-        minijinja::Value::from(minijinja::value::Serde(&context)),
-    )?;
+    let mut common = outputs::common_context(output, api_versions);
+    let api_version = output.kind.api_version(api_versions).to_string();
+    common.insert("metadata".into(), Value::Object(meta.clone()));
+    let context = minijinja::context! {
+        ..to_template_value(&Value::Object(common)),
+        ..cache.source_context(output, plan)
+    };
+    let mut value = engine.render(output.kind.template(), context)?;
+
     let found = (
         value
             .get("apiVersion")
@@ -235,6 +277,14 @@ fn render_one(
 /// keeping the template's own additions.
 fn enforce_metadata(value: &mut Value, meta: Map<String, Value>) {
     let object = value.as_object_mut().expect("checked to be an object");
+    // The embedded templates write the context's metadata as it is: nothing to merge.
+    if let Some(Value::Object(written)) = object.get("metadata")
+        && *written == meta
+        && written.keys().eq(meta.keys())
+    {
+        return;
+    }
+
     let mut template = match object.shift_remove("metadata") {
         Some(Value::Object(map)) => map,
         _ => Map::new(),

@@ -358,10 +358,9 @@ pub fn metadata(output: &Output) -> Map<String, Value> {
         (None, None) => None,
     };
     if let Some((gvk, parent)) = parent {
-        let parents = json!({ gvk: [{"name": parent.name, "namespace": parent.namespace}] });
         annotations.insert(
             "parents.networking.mesh.gloo.solo.io".into(),
-            json!(parents.to_string()),
+            Value::String(parents_annotation(gvk, parent)),
         );
     }
     if output.cluster.is_empty() {
@@ -403,17 +402,52 @@ pub fn metadata(output: &Output) -> Map<String, Value> {
     meta
 }
 
+/// Gloo Mesh's parents annotation: `{"<GVK>":[{"name":"…","namespace":"…"}]}` (the same
+/// JSON serde_json writes, without building a value for it).
+fn parents_annotation(gvk: &str, parent: &ObjectRef) -> String {
+    let quoted = |s: &str| serde_json::to_string(s).expect("strings serialize");
+    format!(
+        "{{{}:[{{\"name\":{},\"namespace\":{}}}]}}",
+        quoted(gvk),
+        quoted(&parent.name),
+        quoted(&parent.namespace)
+    )
+}
+
 /// The workload cluster an object must be applied to (D4).
+
 pub const CLUSTER_ANNOTATION: &str = "vmesh.dev/cluster";
 /// The VirtualMesh an object was rendered for.
 pub const VIRTUAL_MESH_ANNOTATION: &str = "vmesh.dev/virtual-mesh";
 /// The Destination an object was rendered for.
 pub const DESTINATION_ANNOTATION: &str = "vmesh.dev/destination";
 
-/// The template context of an output (without `metadata`, added by the caller).
+/// The template context of an output (without `metadata`, added by the caller): the
+/// [`common_context`] plus the [`source_context`].
 pub fn context(output: &Output, plan: &Plan, api_versions: (&str, &str)) -> Value {
-    let api_version = output.kind.api_version(api_versions);
-    let mut ctx = match output.source {
+    let mut ctx = source_context(output, plan);
+    let map = ctx.as_object_mut().expect("contexts are objects");
+    map.extend(common_context(output, api_versions));
+    ctx
+}
+
+/// The keys every template gets: `apiVersion`, `cluster`, `virtualMesh`, `destination`.
+pub fn common_context(output: &Output, api_versions: (&str, &str)) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert(
+        "apiVersion".into(),
+        json!(output.kind.api_version(api_versions)),
+    );
+    map.insert("cluster".into(), json!(output.cluster));
+    map.insert("virtualMesh".into(), ref_context(output.virtual_mesh));
+    map.insert("destination".into(), ref_context(output.destination));
+    map
+}
+
+/// The keys of one output kind, from what the output is made of. For a federated
+/// Destination they are the same in every client cluster, so the renderer computes them once.
+pub fn source_context(output: &Output, plan: &Plan) -> Value {
+    match output.source {
         Source::Gateway(mesh, gateway) => json!({
             "hosts": [format!("*.{}", mesh.hostname_suffix)],
             "gateway": gateway_context(gateway),
@@ -460,13 +494,7 @@ pub fn context(output: &Output, plan: &Plan, api_versions: (&str, &str)) -> Valu
             let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
             json!({ "data": {"key.pem": b64(&r.key_pem), "root-cert.pem": b64(&r.cert_pem)} })
         }
-    };
-    let map = ctx.as_object_mut().expect("contexts are objects");
-    map.insert("apiVersion".into(), json!(api_version));
-    map.insert("cluster".into(), json!(output.cluster));
-    map.insert("virtualMesh".into(), ref_context(output.virtual_mesh));
-    map.insert("destination".into(), ref_context(output.destination));
-    ctx
+    }
 }
 
 fn ref_context(r: Option<&ObjectRef>) -> Value {

@@ -73,8 +73,12 @@ pub fn emit_sequence(out: &mut String, seq: &[Value], indent: usize) {
 }
 
 fn push_indent(out: &mut String, indent: usize) {
-    for _ in 0..indent {
-        out.push(' ');
+    const SPACES: &str = "                                                                ";
+    let mut left = indent;
+    while left > 0 {
+        let n = left.min(SPACES.len());
+        out.push_str(&SPACES[..n]);
+        left -= n;
     }
 }
 
@@ -85,7 +89,12 @@ fn emit_inline_scalar(out: &mut String, value: &Value, block_indent: usize) {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => out.push_str(itoa::Buffer::new().format(u)),
+            (None, Some(i)) => out.push_str(itoa::Buffer::new().format(i)),
+            _ => out.push_str(&n.to_string()),
+        },
+
         Value::String(s) => emit_string(out, s, block_indent),
         Value::Array(_) => out.push_str("[]"),
         Value::Object(_) => out.push_str("{}"),
@@ -211,10 +220,20 @@ pub fn is_plain_safe(s: &str) -> bool {
     if s.ends_with(' ') || s.ends_with(':') {
         return false;
     }
-    if s.contains(": ") || s.contains(" #") || s.contains(":\t") {
-        return false;
+    // One pass over the bytes: `: `, ` #`, `:\t`, tabs and control characters rule a plain
+    // scalar out; non-ASCII text is checked character by character.
+    let bytes = s.as_bytes();
+    let mut ascii = true;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b':' if matches!(bytes.get(i + 1), Some(b' ' | b'\t')) => return false,
+            b' ' if bytes.get(i + 1) == Some(&b'#') => return false,
+            b'\t' | 0..=0x1f | 0x7f => return false,
+            0x80.. => ascii = false,
+            _ => {}
+        }
     }
-    if !s.chars().all(|c| c != '\t' && is_printable(c)) {
+    if !ascii && !s.chars().all(is_printable) {
         return false;
     }
     !resolves_to_non_string(s)
@@ -226,8 +245,7 @@ fn resolves_to_non_string(s: &str) -> bool {
         "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", "-.inf", "+.inf",
         ".nan",
     ];
-    let lower = s.to_ascii_lowercase();
-    if WORDS.contains(&lower.as_str()) {
+    if s.len() <= 5 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return true;
     }
     looks_numeric_or_timestamp(s)
