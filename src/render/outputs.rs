@@ -415,7 +415,6 @@ fn parents_annotation(gvk: &str, parent: &ObjectRef) -> String {
 }
 
 /// The workload cluster an object must be applied to (D4).
-
 pub const CLUSTER_ANNOTATION: &str = "vmesh.dev/cluster";
 /// The VirtualMesh an object was rendered for.
 pub const VIRTUAL_MESH_ANNOTATION: &str = "vmesh.dev/virtual-mesh";
