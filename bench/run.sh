@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# vmesh benchmark: prints one Markdown table per topic for the README.
+#
+#   bench/run.sh            # tiers 4x50 and 20x100
+#   bench/run.sh --large    # also 50x200 (about 1 M objects, 1 GB of YAML, several GB of RAM)
+#
+# Every measurement is a separate process timed by /usr/bin/time (wall seconds, peak RSS).
+# The YAML floor is serde-saphyr parsing the same input plus emitting the same output
+# (examples/yaml_floor.rs). kpt and kustomize are run on the same objects only where they
+# finish in minutes (their cost grows much faster than linearly).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LARGE=0
+[ "${1:-}" = "--large" ] && LARGE=1
+for tool in /usr/bin/time kpt kubectl openssl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
+done
+
+cargo build --release --quiet --bin vmesh --examples
+VMESH=$PWD/target/release/vmesh
+SCALE=$PWD/target/release/examples/scale
+FLOOR=$PWD/target/release/examples/yaml_floor
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# measure OUT_FILE CMD...: runs CMD with stdout to OUT_FILE; prints "seconds peak_kb".
+measure() {
+  local out=$1; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" > "$out"
+  cat "$WORK/time"
+}
+
+tiers="4x50 20x100"
+[ "$LARGE" = 1 ] && tiers="$tiers 50x200"
+
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%d)"
+echo
+echo "| tier | objects | output MB | render s | peak MB | peak/output | floor s | render/floor | slice s | slice/full | re-render s | re-render peak MB | µs/object |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for tier in $tiers; do
+  m=${tier%x*}; s=${tier#*x}
+  "$SCALE" "$m" "$s" > "$WORK/in.yaml"
+  read -r full peak < <(measure "$WORK/out.yaml" "$VMESH" < "$WORK/in.yaml")
+  objects=$(grep -c '^    vmesh.dev/cluster:\|^      vmesh.dev/cluster:' "$WORK/out.yaml" || true)
+  bytes=$(stat -c %s "$WORK/out.yaml")
+  read -r parse emit < <("$FLOOR" "$WORK/in.yaml" "$WORK/out.yaml")
+  { cat "$WORK/in.yaml"; printf 'functionConfig:\n  apiVersion: vmesh.dev/v1alpha1\n  kind: VirtualMeshRenderer\n  metadata:\n    name: vmesh\n  spec:\n    cluster: cluster-0\n'; } > "$WORK/slice.yaml"
+  read -r slice _ < <(measure /dev/null "$VMESH" < "$WORK/slice.yaml")
+  read -r rerender rpeak < <(measure /dev/null "$VMESH" < "$WORK/out.yaml")
+  awk -v t="$tier" -v o="$objects" -v b="$bytes" -v f="$full" -v p="$peak" -v pa="$parse" -v e="$emit" \
+      -v sl="$slice" -v r="$rerender" -v rp="$rpeak" 'BEGIN {
+    floor = pa + e
+    printf "| %s | %d | %.1f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f%% | %.2f | %.0f | %.1f |\n",
+      t, o, b/1e6, f, p/1024, (p*1024)/b, floor, f/floor, sl, 100*sl/f, r, rp/1024, 1e6*f/o }'
+  [ "$tier" = 4x50 ] && cp "$WORK/out.yaml" "$WORK/out-4x50.yaml" && cp "$WORK/in.yaml" "$WORK/in-4x50.yaml"
+done
+
+echo
+echo "Host tools on the 4x50 output (the same objects vmesh renders):"
+echo
+echo "| host | objects | seconds | peak MB | vmesh render s |"
+echo "| --- | --- | --- | --- | --- |"
+pkg=$WORK/pkg; mkdir -p "$pkg"
+kpt fn sink "$pkg" < "$WORK/out-4x50.yaml" 2>/dev/null
+printf '#!/bin/sh\nexec cat\n' > "$WORK/passthrough"; chmod +x "$WORK/passthrough"
+objects=$(grep -c '^    vmesh.dev/cluster:' "$WORK/out-4x50.yaml" || true)
+read -r vm _ < <(measure /dev/null "$VMESH" < "$WORK/in-4x50.yaml")
+read -r kt kp < <(measure /dev/null kpt fn eval "$pkg" --exec "$WORK/passthrough" --output unwrap)
+echo "| kpt fn eval (pass-through exec) | $objects | $kt | $((kp / 1024)) | $vm |"
+kust=$WORK/kust; mkdir -p "$kust"
+"$VMESH" render "$WORK/in-4x50.yaml" > "$kust/objects.yaml"
+printf 'resources:\n- objects.yaml\n' > "$kust/kustomization.yaml"
+read -r ku kup < <(measure /dev/null timeout 1200 kubectl kustomize "$kust")
+echo "| kubectl kustomize | $objects | $ku | $((kup / 1024)) | $vm |"
+
+echo
+echo "Certificates (4 meshes, one root, seedless; keys generated in parallel on $(nproc) cores):"
+echo
+echo "| key size | render with certificates s | without s | per key s | openssl genrsa s | per key / openssl | re-render (reuse) s |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+"$SCALE" 4 50 > "$WORK/plain.yaml"
+read -r plain _ < <(measure /dev/null "$VMESH" < "$WORK/plain.yaml")
+for bits in 2048 4096; do
+  "$SCALE" 4 50 --mtls --rsa-bits "$bits" > "$WORK/mtls.yaml"
+  read -r with _ < <(measure "$WORK/mtls-out.yaml" "$VMESH" < "$WORK/mtls.yaml")
+  read -r reuse _ < <(measure /dev/null "$VMESH" < "$WORK/mtls-out.yaml")
+  ossl=0
+  for _ in 1 2 3; do
+    read -r t _ < <(measure /dev/null openssl genrsa "$bits")
+    ossl=$(awk -v a="$ossl" -v b="$t" 'BEGIN { print a + b }')
+  done
+  awk -v b="$bits" -v w="$with" -v p="$plain" -v o="$ossl" -v r="$reuse" 'BEGIN {
+    keys = 5; per = (w - p) / keys; ossl = o / 3
+    printf "| RSA-%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", b, w, p, per, ossl, per / ossl, r }'
+done
