@@ -129,9 +129,19 @@ fn run_stages(list: ResourceList, options: &RunOptions, watch: &mut Stopwatch) -
             return failure(&list, results, options.style);
         }
     };
+    for (index, message) in render::conflicting_inputs(&plan, &inputs, &certificates, &list.items) {
+        results.push(crate::index::at(
+            &list.items[index],
+            KrmResult::error(message),
+        ));
+    }
+    if results.has_errors() {
+        return failure(&list, results, options.style);
+    }
     let render_options = RenderOptions {
         kpt_paths: options.style == OutputStyle::ResourceList,
     };
+
     let clusters = match render::render(&plan, &inputs, &certificates, &engine, render_options) {
         Ok(clusters) => clusters,
         Err(errors) => {

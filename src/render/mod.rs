@@ -47,6 +47,63 @@ pub struct RenderOptions {
     pub kpt_paths: bool,
 }
 
+/// Input items that vmesh does not own but that have the identity of an object it would
+/// write (kind, namespace, name) for the same cluster — a hand-written DestinationRule named
+/// like the Service, say. Applying both would make one silently overwrite the other, so each
+/// is an error: `(item index, message)`. An input without `vmesh.dev/cluster` counts for
+/// every cluster.
+pub fn conflicting_inputs(
+    plan: &Plan,
+    inputs: &Inputs,
+    certificates: &crate::certs::Certificates,
+    items: &[crate::krm::Item],
+) -> Vec<(usize, String)> {
+    let owned: std::collections::HashSet<usize> = inputs.owned.iter().copied().collect();
+    let mut by_identity: std::collections::HashMap<(&str, &str, &str), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let istio = item.is_group("networking.istio.io") || item.is_group("security.istio.io");
+        let cacerts = item.api_version() == "v1"
+            && item.kind() == "Secret"
+            && item.name() == crate::certs::CACERTS;
+        if (istio || cacerts) && !owned.contains(&index) {
+            by_identity
+                .entry((item.kind(), item.namespace(), item.name()))
+                .or_default()
+                .push(index);
+        }
+    }
+    if by_identity.is_empty() {
+        return Vec::new();
+    }
+    let mut conflicts = Vec::new();
+    for output in outputs::outputs(plan, inputs, certificates, plan.config.cluster.as_deref()) {
+        let key = (
+            output.kind.kind(),
+            output.namespace.as_str(),
+            output.name.as_str(),
+        );
+        for &index in by_identity.get(&key).into_iter().flatten() {
+            let cluster = items[index].annotation(outputs::CLUSTER_ANNOTATION);
+            if cluster.is_none_or(|c| c == output.cluster) {
+                conflicts.push((
+                    index,
+                    format!(
+                        "vmesh renders {} {}/{} for cluster {} and would overwrite this one, which it does not own; rename it, delete it, or scope it to other clusters with the vmesh.dev/cluster annotation",
+                        output.kind.kind(),
+                        output.namespace,
+                        output.name,
+                        output.cluster
+                    ),
+                ));
+            }
+        }
+    }
+    conflicts.sort();
+    conflicts.dedup();
+    conflicts
+}
+
 /// Renders every output of the plan for the configured cluster (or all clusters). Returns
 /// the clusters in name order, or the rendering errors.
 pub fn render(
