@@ -789,3 +789,38 @@ fn auto_restart_stamps_opted_in_workloads_with_the_bundle_fingerprint() {
             .is_none()
     );
 }
+
+#[test]
+fn a_root_change_without_usable_signing_material_is_refused_unless_told() {
+    // Issued 800 days ago: the 730-day intermediates have expired, the root has not.
+    let past = SystemTime::now() - Duration::from_secs(800 * DAY);
+    let old = run_at(
+        &input(SMALL_KEYS, "", None),
+        Some(past),
+        OutputStyle::ResourceList,
+    );
+    assert_eq!(old.exit_code, 0);
+    let new_root = old
+        .stdout
+        .replace("          ttlDays: 3650\n", "          ttlDays: 3000\n");
+    let refused = run(&new_root);
+    assert_eq!(refused.exit_code, 1);
+    assert!(
+        refused
+            .results
+            .iter()
+            .any(|r| r.message.contains("cannot carry the transition")),
+        "{:?}",
+        refused.results
+    );
+    let told = new_root.replace(
+        "      shared:\n",
+        "      rotationStrategy: NONE\n      shared:\n",
+    );
+    assert_ne!(told, new_root);
+    let replaced = run(&told);
+    assert_ok(&replaced, "rotationStrategy NONE");
+    for secret in cacerts(&replaced.stdout).values() {
+        assert_eq!(root_count(secret), 1);
+    }
+}

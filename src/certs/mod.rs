@@ -676,6 +676,8 @@ enum Step {
     Sign(Box<PreviousCaCerts>),
     /// Step 3: bundle = new root only; the intermediate (already under it) is kept.
     Cleanup(Box<PreviousCaCerts>),
+    /// A root change that no step can carry: an error unless rotationStrategy is NONE.
+    Refuse(String),
 }
 
 struct PreviousCaCerts {
@@ -755,7 +757,7 @@ impl<'a> MeshJob<'a> {
             Step::Distribute(_) => report.info(vm.item, field, format!("{what}: root rotation step 1 of 3: root-cert.pem now trusts the old and the new root, signing is unchanged; apply it everywhere, let workloads pick up the new bundle, then render again")),
             Step::Sign(_) => report.info(vm.item, field, format!("{what}: root rotation step 2 of 3: the intermediate is re-signed by the new root, both roots stay trusted; apply it, wait for workload certificates to renew, then render again")),
             Step::Cleanup(_) => report.info(vm.item, field, format!("{what}: root rotation step 3 of 3: the old root is dropped from root-cert.pem")),
-            Step::Fresh | Step::Keep(_) => {}
+            Step::Fresh | Step::Keep(_) | Step::Refuse(_) => {}
         }
         let fresh_random = matches!(step, Step::Fresh | Step::Sign(_)) && env.seed.is_none();
         let seed_info = format!(
@@ -791,10 +793,16 @@ impl<'a> MeshJob<'a> {
         let signed_by_current = prior.intermediate.signed_by(&root.info);
         let usable = prior.key_matches && prior.intermediate.remaining_fraction(env.now) > 0.0;
         if !trusts_current {
-            // The root changed. Without a usable previous intermediate, or when told to
-            // (rotationStrategy NONE), there is nothing to transition from.
-            if !usable || strategy == RotationStrategy::None {
+            // The root changed. Told to (rotationStrategy NONE), replace it at once;
+            // otherwise distribute the new root first, which needs the previous signing
+            // material to keep working meanwhile.
+            if strategy == RotationStrategy::None {
                 return Step::Fresh;
+            }
+            if !usable {
+                return Step::Refuse(
+                    "the root CA changes, but the previous cacerts cannot carry the transition (its intermediate has expired or does not match its key): replacing the root at once would break trust between clusters; set mtlsConfig.rotationStrategy: NONE to do it anyway".into(),
+                );
             }
             return Step::Distribute(Box::new(prior));
         }
@@ -821,6 +829,7 @@ impl<'a> MeshJob<'a> {
     fn issue(&self, root: &RootCa, options: &Options, env: &CertEnv) -> Result<CaCerts, String> {
         let root_pem = root.pem();
         let (ca_cert, ca_key, cert_chain, bundle, rotation) = match &self.step {
+            Step::Refuse(message) => return Err(message.clone()),
             Step::Keep(p) => (
                 p.ca_cert.clone(),
                 p.ca_key.clone(),
