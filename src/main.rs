@@ -3,6 +3,7 @@
 //! hands them to [`vmesh::hosts`], and prints what comes back.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -201,6 +202,8 @@ enum KustomizeAction {
 
 fn main() -> ExitCode {
     install_panic_hook();
+    return_large_buffers_to_the_system();
+
     let args: Vec<OsString> = std::env::args_os().collect();
     if let Some(config) = legacy_plugin_config(&args) {
         if args.len() > 2 {
@@ -491,4 +494,17 @@ fn input_failure(message: &str) -> ExitCode {
     let _ = std::io::stdout().write_all(out.as_bytes());
     eprintln!("vmesh: {message}");
     ExitCode::FAILURE
+}
+
+/// glibc raises its mmap threshold after the first large free, after which big buffers come
+/// from the heap and are never returned: the rendered text of every cluster would stay
+/// resident next to the output it was copied into. A fixed threshold keeps buffers above
+/// 4 MiB in their own mappings, freed as soon as they are written.
+fn return_large_buffers_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; it is called before any other thread
+    // exists and with a valid parameter.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
 }

@@ -299,12 +299,20 @@ fn success(
         .enumerate()
         .filter(|(i, _)| !owned.contains(i))
         .map(|(_, item)| OutputItem::Input(item));
-    let generated = clusters
+    let counts: Vec<(String, usize)> = clusters
         .iter()
+        .filter(|c| !c.cluster.is_empty())
+        .map(|c| (c.cluster.clone(), c.len()))
+        .collect();
+    // Room for everything up front: pages are only touched as they are written, and each
+    // cluster's buffer is freed once written, so the output is never held twice.
+    let rendered_bytes: usize = clusters.iter().map(|c| c.text.len() + 3 * c.len()).sum();
+    let generated = clusters
+        .into_iter()
         .filter(|c| style == OutputStyle::ResourceList || !c.cluster.is_empty())
-        .flat_map(|c| c.documents().map(OutputItem::Rendered));
+        .map(|c| OutputItem::Batch(c.text, c.starts));
     let results = results.into_sorted();
-    let mut stdout = String::new();
+    let mut stdout = String::with_capacity(list.text.len() + rendered_bytes + rendered_bytes / 8);
     match style {
         OutputStyle::ResourceList => {
             let envelope = match &list.envelope {
@@ -327,10 +335,7 @@ fn success(
         stdout,
         results,
         exit_code: 0,
-        clusters: clusters
-            .iter()
-            .map(|c| (c.cluster.clone(), c.len()))
-            .collect(),
+        clusters: counts,
         timings: Vec::new(),
     }
 }

@@ -11,6 +11,24 @@ use serde_json::Value;
 pub enum OutputItem<'a> {
     Input(&'a Item),
     Rendered(&'a str),
+    /// Several rendered documents in one owned buffer (each starts at an offset): written,
+    /// then freed, so the output and the rendered text do not both stay in memory.
+    Batch(String, Vec<usize>),
+}
+
+impl OutputItem<'_> {
+    /// The documents of a batch, or the item itself.
+    fn for_each_document(self, mut write: impl FnMut(OutputItem<'_>)) {
+        match self {
+            OutputItem::Batch(text, starts) => {
+                for (i, start) in starts.iter().enumerate() {
+                    let end = starts.get(i + 1).copied().unwrap_or(text.len());
+                    write(OutputItem::Rendered(&text[*start..end]));
+                }
+            }
+            single => write(single),
+        }
+    }
 }
 
 /// Writes `apiVersion`, `kind`, `items`, `functionConfig` and `results` (D2: one document,
@@ -38,8 +56,10 @@ pub fn write_resource_list<'a>(
     } else {
         out.push_str("items:\n");
         for item in items {
-            out.push_str("- ");
-            write_item_body(out, input_text, item, 0);
+            item.for_each_document(|document| {
+                out.push_str("- ");
+                write_item_body(out, input_text, document, 0);
+            });
         }
     }
     if let Some(config) = function_config {
@@ -76,17 +96,22 @@ pub fn write_stream<'a>(
     input_text: &str,
     items: impl IntoIterator<Item = OutputItem<'a>>,
 ) {
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        match item {
-            OutputItem::Input(input) => match input.raw {
-                Some(span) => raw::append_reindented(out, input_text, span, 0),
-                None => emit::emit_document(out, &input.value),
-            },
-            OutputItem::Rendered(text) => out.push_str(text),
-        }
+    let mut first = true;
+    for item in items {
+        item.for_each_document(|document| {
+            if !first {
+                out.push_str("---\n");
+            }
+            first = false;
+            match document {
+                OutputItem::Input(input) => match input.raw {
+                    Some(span) => raw::append_reindented(out, input_text, span, 0),
+                    None => emit::emit_document(out, &input.value),
+                },
+                OutputItem::Rendered(text) => out.push_str(text),
+                OutputItem::Batch(..) => unreachable!("batches are split into documents"),
+            }
+        });
     }
 }
 
@@ -103,13 +128,13 @@ fn write_item_body(out: &mut String, input_text: &str, item: OutputItem<'_>, ind
         OutputItem::Rendered(text) => {
             for (n, line) in text.split_inclusive('\n').enumerate() {
                 if n > 0 && line != "\n" {
-                    for _ in 0..indent + 2 {
-                        out.push(' ');
-                    }
+                    emit::push_indent(out, indent + 2);
                 }
+
                 out.push_str(line);
             }
         }
+        OutputItem::Batch(..) => unreachable!("batches are split into documents"),
     }
 }
 

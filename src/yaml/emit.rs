@@ -72,7 +72,7 @@ pub fn emit_sequence(out: &mut String, seq: &[Value], indent: usize) {
     }
 }
 
-fn push_indent(out: &mut String, indent: usize) {
+pub fn push_indent(out: &mut String, indent: usize) {
     const SPACES: &str = "                                                                ";
     let mut left = indent;
     while left > 0 {
