@@ -88,7 +88,7 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
     outcome
 }
 
-fn run_stages(list: ResourceList, options: &RunOptions, watch: &mut Stopwatch) -> Outcome {
+fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatch) -> Outcome {
     let mut results = Results::default();
     let config = match &options.config {
         Some(config) => Ok(config.clone()),
@@ -151,7 +151,6 @@ fn run_stages(list: ResourceList, options: &RunOptions, watch: &mut Stopwatch) -
     };
     watch.lap("render");
     report_sizes(&clusters, &mut results);
-    let mut list = list;
 
     let mut unstamped = Vec::new();
     crate::certs::stamp_workloads(&mut list.items, &inputs, &certificates, &mut unstamped);
