@@ -29,6 +29,20 @@ impl ObjectRef {
     pub fn key(&self) -> String {
         format!("{}.{}.", self.name, self.namespace)
     }
+
+    /// Orders like [`ObjectRef::key`] (Gloo Mesh's listing order) without building keys.
+    pub fn key_cmp(&self, other: &ObjectRef) -> std::cmp::Ordering {
+        self.key_bytes().cmp(other.key_bytes())
+    }
+
+    fn key_bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        let dot = std::iter::once(b'.');
+        self.name
+            .bytes()
+            .chain(dot.clone())
+            .chain(self.namespace.bytes())
+            .chain(dot)
+    }
 }
 
 impl fmt::Display for ObjectRef {
@@ -193,4 +207,25 @@ where
             T::names()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_order_is_the_order_of_gloo_keys() {
+        let refs = [
+            ObjectRef::new("a", "ns"),
+            ObjectRef::new("a.b", "ns"),
+            ObjectRef::new("a", "b"),
+            ObjectRef::new("ab", "a"),
+            ObjectRef::new("a-", "z"),
+        ];
+        for x in &refs {
+            for y in &refs {
+                assert_eq!(x.key_cmp(y), x.key().cmp(&y.key()), "{x} vs {y}");
+            }
+        }
+    }
 }

@@ -77,6 +77,12 @@ pub fn parse_resource<S: DeserializeOwned + Default>(
 
 /// Deserializes `value` as `T`, reporting errors with the full path below `prefix`.
 pub fn parse_at<T: DeserializeOwned>(value: &Value, prefix: &str) -> Result<T, TypeError> {
+    // Most inputs are valid: read them directly, and only track field paths to explain an
+    // error (path tracking costs as much as the read itself).
+    if let Ok(parsed) = T::deserialize(value) {
+        return Ok(parsed);
+    }
+
     serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
         let inner = error.inner().to_string();
         // serde_path_to_error's path already ends with the unknown key itself.

@@ -515,7 +515,8 @@ fn federated_to(
         targets.extend(&selector.meshes);
     }
     let mut sorted: Vec<ObjectRef> = targets.into_iter().filter(|m| *m != own).cloned().collect();
-    sorted.sort_by_key(ObjectRef::key);
+    sorted.sort_by(ObjectRef::key_cmp);
+
     sorted
 }
 
