@@ -65,15 +65,25 @@ pub fn check_text(text: &str) -> Result<(), String> {
             limits::MAX_INPUT_BYTES
         ));
     }
-    if let Some(line) = text
-        .lines()
-        .position(|l| l.len() > limits::MAX_SCALAR_BYTES)
+    // The lines of `str::lines` (a `\r` before the `\n` is not counted), found with memchr.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (line, end) in memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
+        .enumerate()
     {
-        return Err(format!(
-            "line {} is longer than {} bytes",
-            line + 1,
-            limits::MAX_SCALAR_BYTES
-        ));
+        let mut len = end - start;
+        if len > limits::MAX_SCALAR_BYTES && end > start && bytes[end - 1] == b'\r' {
+            len -= 1;
+        }
+        if len > limits::MAX_SCALAR_BYTES {
+            return Err(format!(
+                "line {} is longer than {} bytes",
+                line + 1,
+                limits::MAX_SCALAR_BYTES
+            ));
+        }
+        start = end + 1;
     }
     Ok(())
 }

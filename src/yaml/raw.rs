@@ -5,6 +5,8 @@
 //! copies every item it does not change as the exact text it was given, re-indented to its
 //! place in the output. [`RawSpan`] marks where an item's text lies in the input.
 
+use memchr::memchr;
+
 /// The text of one block-style item inside the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawSpan {
@@ -22,11 +24,12 @@ pub struct RawSpan {
 /// comment lines that sit left of `column` are left out. Returns `None` for items that are
 /// not block mappings (flow `{…}` items), which are re-emitted instead of copied.
 pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpan> {
-    let first = text.as_bytes().get(start)?;
+    let bytes = text.as_bytes();
+    let first = bytes.get(start)?;
     if matches!(first, b'{' | b'[' | b'&' | b'!' | b'*' | b'|' | b'>') {
         return None;
     }
-    let mut line_start = match text[start..].find('\n') {
+    let mut line_start = match memchr(b'\n', &bytes[start..]) {
         Some(n) => start + n + 1,
         None => {
             return Some(RawSpan {
@@ -38,12 +41,13 @@ pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpa
     };
     let mut end = line_start;
     while line_start < text.len() {
-        let line_end = text[line_start..]
-            .find('\n')
-            .map_or(text.len(), |n| line_start + n + 1);
-        let line = &text[line_start..line_end];
-        let content = line.trim_start_matches(' ');
-        let indent = line.len() - content.len();
+        let line_end =
+            memchr(b'\n', &bytes[line_start..]).map_or(text.len(), |n| line_start + n + 1);
+        let indent = bytes[line_start..line_end]
+            .iter()
+            .position(|&b| b != b' ')
+            .unwrap_or(line_end - line_start);
+        let content = &text[line_start + indent..line_end];
         let blank_or_comment = content.trim_end().is_empty() || content.starts_with('#');
         if indent < column && !blank_or_comment {
             break;
