@@ -1190,7 +1190,10 @@ fn check_plain_key(key: &str) -> R<()> {
     if matches!(key, "~" | "null" | "Null" | "NULL" | "<<") {
         return Err(Unsupported("null or merge key"));
     }
-    if first.is_ascii_digit() && could_be_int(key) && simple_integer(key).is_none() {
+    if (first.is_ascii_digit() || first == b'+')
+        && could_be_int(key)
+        && simple_integer(key).is_none()
+    {
         return Err(Unsupported("integer key"));
     }
     Ok(())
@@ -1425,4 +1428,211 @@ fn check_bytes(b: &[u8]) -> R<()> {
         at += CHUNK;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_skip(_: &Map<String, Value>) -> bool {
+        false
+    }
+
+    /// The fast reading of a one-document stream, or why it was left to serde-saphyr.
+    fn fast(doc: &str) -> R<Value> {
+        let mut docs = read_stream(doc, &no_skip)?;
+        assert_eq!(docs.len(), 1, "{doc}");
+        Ok(docs.remove(0).value)
+    }
+
+    fn saphyr(doc: &str) -> Value {
+        serde_saphyr::from_str_with_options(doc, super::super::parse::options()).unwrap()
+    }
+
+    #[test]
+    fn plain_scalars_are_typed_as_serde_saphyr_types_them() {
+        for scalar in [
+            "~",
+            "null",
+            "Null",
+            "NULL",
+            "true",
+            "True",
+            "TRUE",
+            "false",
+            "False",
+            "FALSE",
+            "on",
+            "off",
+            "yes",
+            "no",
+            "NO",
+            "y",
+            "n",
+            "0",
+            "7",
+            "-7",
+            "1234567890",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "0777",
+            "-0777",
+            "+0777",
+            "00",
+            "0X1F",
+            "0O17",
+            "0B11",
+            "+.nan",
+            "-.nan",
+            "inf",
+            "nan",
+            "infinity",
+            "10.8.1.12",
+            "1.2.3",
+            "2001-12-14",
+            "1:20",
+            "0xyz",
+            "a-b",
+            "-x",
+            "x-",
+            "cluster.local/ns/x/sa/*",
+            "a#b",
+            "ünïcödé",
+            "a, b",
+            "a]",
+            "x{{y}}",
+        ] {
+            let doc = format!("k: {scalar}\n");
+            assert_eq!(fast(&doc), Ok(saphyr(&doc)), "{scalar}");
+        }
+    }
+
+    #[test]
+    fn numbers_other_than_decimal_integers_are_left_to_serde_saphyr() {
+        for scalar in [
+            "1.5",
+            "1.10",
+            ".5",
+            "5.",
+            "1e3",
+            "1E3",
+            "-1.5e-3",
+            "0x1f",
+            "0o17",
+            "0b11",
+            "1_000",
+            "+1",
+            "-0",
+            ".inf",
+            "-.inf",
+            ".nan",
+            "18446744073709551616",
+            "-9223372036854775809",
+            // Strings to serde-saphyr, but close enough to numbers that the fast path does
+            // not decide.
+            "12abc",
+        ] {
+            let doc = format!("k: {scalar}\n");
+            assert!(fast(&doc).is_err(), "{scalar}");
+        }
+    }
+
+    #[test]
+    fn keys_that_serde_saphyr_would_compare_as_numbers_or_reject_are_left_to_it() {
+        for key in [
+            "~", "null", "<<", "0x1", "-0", "+1", "1_0", "? a", "[a]", "{a: b}", "a,b", "-1", "*a",
+            "&a b", "!t k", "01",
+        ] {
+            let doc = format!("{key}: v\n");
+            assert!(fast(&doc).is_err(), "{key}");
+        }
+        for key in ["1", "1.5", "true", "on", "a b", "a:b", "\"\"", "'x'"] {
+            let doc = format!("{key}: v\n");
+            assert_eq!(fast(&doc), Ok(saphyr(&doc)), "{key}");
+        }
+    }
+
+    #[test]
+    fn double_quoted_escapes_match() {
+        let doc =
+            "k: \"\\0\\a\\b\\t\\n\\v\\f\\r\\e\\ \\\"\\/\\\\\\N\\_\\L\\P\\x41\\u00e9\\U0001F600\"\n";
+        assert_eq!(fast(doc), Ok(saphyr(doc)));
+        for bad in ["\"\\q\"", "\"\\x4\"", "\"\\ud800\"", "\"open"] {
+            assert!(fast(&format!("k: {bad}\n")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn block_scalars_match() {
+        for doc in [
+            "k: |\n  a\n   b\n\n  c\n",
+            "k: |-\n  a\n\n",
+            "k: |+\n  a\n\n\nz: 1\n",
+            "k: >\n  a\n  b\n\n  c\n",
+            "k: >-\n  a\n  b\n",
+            "k: >+\n  a\n\n",
+            "k: |\n\n  a\n",
+            "k: | # comment\n  # not a comment\n",
+            "k:\n- |\n  a\n- b\n",
+        ] {
+            assert_eq!(fast(doc), Ok(saphyr(doc)), "{doc}");
+        }
+        for doc in [
+            "k: |2\n   a\n",
+            "k: >\n  a\n   b\n",
+            "k: |\n",
+            "k: |\n  a",
+            "k: |\n   \n  a\n",
+        ] {
+            assert!(fast(doc).is_err(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn hostile_input_is_left_to_serde_saphyr_without_deep_recursion() {
+        let deep_flow = format!("k: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(fast(&deep_flow), Err(Unsupported("nesting too deep")));
+        let mut deep_block = String::new();
+        for level in 0..200 {
+            deep_block.push_str(&" ".repeat(level));
+            deep_block.push_str("k:\n");
+        }
+        assert_eq!(fast(&deep_block), Err(Unsupported("nesting too deep")));
+        let long_key = format!("{}: v\n", "k".repeat(MAX_KEY_BYTES + 1));
+        assert!(fast(&long_key).is_err());
+        let wide = format!("k: [{}a]\n", "a, ".repeat(10_000));
+        assert!(fast(&wide).is_ok());
+        for text in [
+            "k: v\r\n",
+            "k:\tv\n",
+            "\u{feff}k: v\n",
+            "k: \u{85}\n",
+            "k: \u{7f}\n",
+        ] {
+            assert_eq!(
+                fast(text),
+                Err(Unsupported("character left to serde-saphyr")),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn skipped_entries_are_checked_but_not_built() {
+        let doc = "apiVersion: v1\nkind: A\nmetadata: {name: a}\nspec:\n  x: [1, 2]\n  y: z\n";
+        let docs = read_stream(doc, &|_| true).unwrap();
+        assert!(docs[0].skipped);
+        assert_eq!(docs[0].value.get("spec"), None);
+        assert_eq!(docs[0].value["metadata"]["name"], "a");
+        // A duplicate key or an unsupported scalar in a skipped entry still falls back.
+        for bad in [
+            "  x: 1\n  x: 2\n",
+            "  x: 1.5\n",
+            "  x: &a b\n",
+            "  x: y: z\n",
+        ] {
+            let doc = format!("apiVersion: v1\nkind: A\nmetadata: {{name: a}}\nspec:\n{bad}");
+            assert!(read_stream(&doc, &|_| true).is_err(), "{bad}");
+        }
+    }
 }
