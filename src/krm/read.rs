@@ -70,11 +70,15 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
 }
 
 fn fast_list(text: &str) -> Result<ListParts, Unsupported> {
-    let doc = fast::read_list(text, &droppable)?;
+    let mut position = 0;
+    let doc = fast::read_list(text, &droppable, &mut |item| {
+        position += 1;
+        fast_item(text, item, position - 1, raw::block_item_span)
+    })?;
     Ok(ListParts {
         api_version: doc.api_version,
         kind: doc.kind,
-        items: fast_items(text, doc.items, raw::block_item_span)?,
+        items: doc.items,
         function_config: doc.function_config,
         results: doc.results,
     })
@@ -191,8 +195,13 @@ pub fn read_stream(text: String) -> Result<ResourceList, InputError> {
 }
 
 fn fast_stream(text: &str) -> Result<Vec<Item>, Unsupported> {
-    let docs = fast::read_stream(text, &droppable)?;
-    fast_items(text, docs, |t, start, _| raw::document_span(t, start))
+    let mut position = 0;
+    fast::read_stream(text, &droppable, &mut |item| {
+        position += 1;
+        fast_item(text, item, position - 1, |t, start, _| {
+            raw::document_span(t, start)
+        })
+    })
 }
 
 /// The documents of a stream read with serde-saphyr (null documents left out); `lean` as
@@ -278,20 +287,50 @@ pub fn droppable(item: &Map<String, Value>) -> bool {
 /// What is kept of a droppable item: `apiVersion`, `kind` and `metadata` with only `name`,
 /// `namespace`, `labels` and `annotations` — enough to see it as vmesh's, drop it, and
 /// name it in results. Its text is still copied from the input when a run fails.
-pub fn skeleton(mut item: Map<String, Value>) -> Value {
-    item.retain(|key, value| match key.as_str() {
-        "apiVersion" | "kind" => true,
-        "metadata" => {
-            if let Value::Object(metadata) = value {
-                metadata.retain(|k, _| {
-                    matches!(k.as_str(), "name" | "namespace" | "labels" | "annotations")
-                });
+pub fn skeleton(item: Map<String, Value>) -> Value {
+    let mut kept = Map::with_capacity(3);
+    for (key, value) in item {
+        match key.as_str() {
+            "apiVersion" | "kind" => {
+                kept.insert(key, value);
             }
-            true
+            "metadata" => {
+                let value = match value {
+                    Value::Object(metadata) => {
+                        let fields = ["name", "namespace", "labels", "annotations"];
+                        let n = metadata
+                            .keys()
+                            .filter(|k| fields.contains(&k.as_str()))
+                            .count();
+                        let mut slim = Map::with_capacity(n);
+                        for (k, v) in metadata {
+                            if fields.contains(&k.as_str()) {
+                                slim.insert(k, compact(v));
+                            }
+                        }
+                        Value::Object(slim)
+                    }
+                    other => other,
+                };
+                kept.insert(key, value);
+            }
+            _ => {}
         }
-        _ => false,
-    });
-    Value::Object(item)
+    }
+    Value::Object(kept)
+}
+
+/// A mapping rebuilt at its exact size (maps grow by doubling while they are read; a
+/// skeleton is kept for the whole run, for each of up to a million items).
+fn compact(value: Value) -> Value {
+    match value {
+        Value::Object(map) if map.len() > 1 => {
+            let mut exact = Map::with_capacity(map.len());
+            exact.extend(map);
+            Value::Object(exact)
+        }
+        other => other,
+    }
 }
 
 /// An item read in full; with `lean`, cut to its skeleton when it is droppable and can be
@@ -304,31 +343,26 @@ fn item(value: Value, span: Option<RawSpan>, position: usize, lean: bool) -> Ite
     Item::new(value, span, position)
 }
 
-/// The items of the fast path, with their spans; droppable items become skeletons.
-fn fast_items(
+/// An item of the fast path with its span; a droppable one becomes a skeleton.
+fn fast_item(
     text: &str,
-    parsed: Vec<ParsedItem>,
+    item: ParsedItem,
+    position: usize,
     find: impl Fn(&str, usize, usize) -> Option<RawSpan>,
-) -> Result<Vec<Item>, Unsupported> {
-    parsed
-        .into_iter()
-        .enumerate()
-        .map(|(position, item)| {
-            let span = if item.value.is_object() {
-                span_at(text, item.start, &find)
-            } else {
-                None
-            };
-            let value = match (item.value, span) {
-                (Value::Object(map), Some(_)) if droppable(&map) => skeleton(map),
-                (_, None) if item.skipped => {
-                    return Err(Unsupported("skipped an item without a raw span"));
-                }
-                (value, _) => value,
-            };
-            Ok(Item::new(value, span, position))
-        })
-        .collect()
+) -> Result<Item, Unsupported> {
+    let span = if item.value.is_object() {
+        span_at(text, item.start, &find)
+    } else {
+        None
+    };
+    let value = match (item.value, span) {
+        (Value::Object(map), Some(_)) if droppable(&map) => skeleton(map),
+        (_, None) if item.skipped => {
+            return Err(Unsupported("skipped an item without a raw span"));
+        }
+        (value, _) => value,
+    };
+    Ok(Item::new(value, span, position))
 }
 
 /// One element of `items` (or one stream document) read by serde-saphyr: droppable ones are

@@ -64,12 +64,16 @@ pub struct ParsedItem {
     pub skipped: bool,
 }
 
+/// Turns each item into what the caller keeps, as soon as it is read (so that what is
+/// dropped from an item is freed before the next one is read).
+pub type Finish<'f, T> = &'f mut dyn FnMut(ParsedItem) -> R<T>;
+
 /// The top level of a ResourceList document, typed as `read_resource_list` reads it.
-#[derive(Debug, Default)]
-pub struct ListDocument {
+#[derive(Debug)]
+pub struct ListDocument<T> {
     pub api_version: Option<String>,
     pub kind: Option<String>,
-    pub items: Vec<ParsedItem>,
+    pub items: Vec<T>,
     pub function_config: Option<Value>,
     pub results: Option<Vec<Value>>,
 }
@@ -85,9 +89,19 @@ const LIST_FIELDS: &[&str] = &[
 ];
 
 /// Reads one ResourceList document.
-pub fn read_list(text: &str, skip_rest: SkipRest<'_>) -> R<ListDocument> {
+pub fn read_list<T>(
+    text: &str,
+    skip_rest: SkipRest<'_>,
+    finish: Finish<'_, T>,
+) -> R<ListDocument<T>> {
     let mut p = Parser::new(text)?;
-    let mut doc = ListDocument::default();
+    let mut doc = ListDocument {
+        api_version: None,
+        kind: None,
+        items: Vec::new(),
+        function_config: None,
+        results: None,
+    };
     if let Some((0, q)) = p.content_line()?
         && p.marker_at(q) == Some(Marker::Start)
     {
@@ -109,7 +123,7 @@ pub fn read_list(text: &str, skip_rest: SkipRest<'_>) -> R<ListDocument> {
             return Err(Unsupported("duplicate key"));
         }
         match key.as_ref() {
-            "items" => doc.items = p.items_after_key(skip_rest)?,
+            "items" => doc.items = p.items_after_key(skip_rest, finish)?,
             field => {
                 let value = p.value_after_indicator(0, false, 2, true)?;
                 match field {
@@ -143,7 +157,7 @@ pub fn read_list(text: &str, skip_rest: SkipRest<'_>) -> R<ListDocument> {
 }
 
 /// Reads a `---` stream of mappings; empty documents are left out, as serde-saphyr does.
-pub fn read_stream(text: &str, skip_rest: SkipRest<'_>) -> R<Vec<ParsedItem>> {
+pub fn read_stream<T>(text: &str, skip_rest: SkipRest<'_>, finish: Finish<'_, T>) -> R<Vec<T>> {
     let mut p = Parser::new(text)?;
     let mut docs = Vec::new();
     let mut after_end_marker = false;
@@ -167,7 +181,7 @@ pub fn read_stream(text: &str, skip_rest: SkipRest<'_>) -> R<Vec<ParsedItem>> {
         let key = p
             .try_key(q)?
             .ok_or(Unsupported("document is not a mapping"))?;
-        docs.push(p.item_mapping(0, 1, skip_rest, q, key)?);
+        docs.push(finish(p.item_mapping(0, 1, skip_rest, q, key)?)?);
         if docs.len() >= limits::MAX_DOCUMENTS {
             return Err(Unsupported("too many documents"));
         }
@@ -601,7 +615,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The value of the top-level `items:`: a block sequence of items, `[]`, or nothing.
-    fn items_after_key(&mut self, skip_rest: SkipRest<'_>) -> R<Vec<ParsedItem>> {
+    fn items_after_key<T>(&mut self, skip_rest: SkipRest<'_>, finish: Finish<'_, T>) -> R<Vec<T>> {
         let p = self.skip_spaces(self.pos);
         match self.byte(p) {
             None | Some(b'\n') | Some(b'#') => {}
@@ -635,7 +649,7 @@ impl<'a> Parser<'a> {
         let mut items = Vec::new();
         loop {
             self.pos += 1;
-            items.push(self.item_entry(col, skip_rest)?);
+            items.push(finish(self.item_entry(col, skip_rest)?)?);
             match self.content_line()? {
                 Some((indent, q)) if indent == col && self.is_entry_dash(q) => self.pos = q,
                 Some((indent, _)) if indent <= col => break,
@@ -1440,7 +1454,7 @@ mod tests {
 
     /// The fast reading of a one-document stream, or why it was left to serde-saphyr.
     fn fast(doc: &str) -> R<Value> {
-        let mut docs = read_stream(doc, &no_skip)?;
+        let mut docs = read_stream(doc, &no_skip, &mut Ok)?;
         assert_eq!(docs.len(), 1, "{doc}");
         Ok(docs.remove(0).value)
     }
@@ -1620,7 +1634,7 @@ mod tests {
     #[test]
     fn skipped_entries_are_checked_but_not_built() {
         let doc = "apiVersion: v1\nkind: A\nmetadata: {name: a}\nspec:\n  x: [1, 2]\n  y: z\n";
-        let docs = read_stream(doc, &|_| true).unwrap();
+        let docs = read_stream(doc, &|_| true, &mut Ok).unwrap();
         assert!(docs[0].skipped);
         assert_eq!(docs[0].value.get("spec"), None);
         assert_eq!(docs[0].value["metadata"]["name"], "a");
@@ -1632,7 +1646,7 @@ mod tests {
             "  x: y: z\n",
         ] {
             let doc = format!("apiVersion: v1\nkind: A\nmetadata: {{name: a}}\nspec:\n{bad}");
-            assert!(read_stream(&doc, &|_| true).is_err(), "{bad}");
+            assert!(read_stream(&doc, &|_| true, &mut Ok).is_err(), "{bad}");
         }
     }
 }
