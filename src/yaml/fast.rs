@@ -267,11 +267,9 @@ impl<'a> Parser<'a> {
         matches!(self.byte(at), None | Some(b' ' | b'\n'))
     }
 
-    fn skip_spaces(&self, mut at: usize) -> usize {
-        while self.byte(at) == Some(b' ') {
-            at += 1;
-        }
-        at
+    fn skip_spaces(&self, at: usize) -> usize {
+        let rest = self.b.get(at..).unwrap_or_default();
+        at + rest.iter().position(|&c| c != b' ').unwrap_or(rest.len())
     }
 
     /// Skips blank and comment lines from the line start `pos`. Returns the indentation and
@@ -401,14 +399,19 @@ impl<'a> Parser<'a> {
             _ => {
                 // Keys are short: a plain loop beats memchr's setup here.
                 let end = self.eol;
+                let mut flow_indicator = false;
                 for j in at..end {
                     match b[j] {
                         b'#' if j > at && b[j - 1] == b' ' => return Ok(None),
                         b':' if j + 1 == end || b[j + 1] == b' ' => {
+                            if flow_indicator {
+                                return Err(Unsupported("flow indicator in a key"));
+                            }
                             let key = &self.s[at..j];
-                            check_plain_key(key)?;
+                            check_plain_key_scanned(key)?;
                             return Ok(Some((Cow::Borrowed(key), j + 1)));
                         }
+                        b',' | b'[' | b']' | b'{' | b'}' => flow_indicator = true,
                         _ => {}
                     }
                 }
@@ -1188,6 +1191,14 @@ static FLOW_INDICATOR: [bool; 256] = {
 /// compares integer keys by value when it looks for duplicates), and without flow
 /// indicators.
 fn check_plain_key(key: &str) -> R<()> {
+    if key.bytes().any(|c| FLOW_INDICATOR[usize::from(c)]) {
+        return Err(Unsupported("flow indicator in a key"));
+    }
+    check_plain_key_scanned(key)
+}
+
+/// [`check_plain_key`] for a key already known to hold no flow indicator.
+fn check_plain_key_scanned(key: &str) -> R<()> {
     let bytes = key.as_bytes();
     let Some(&first) = bytes.first() else {
         return Err(Unsupported("empty key"));
@@ -1197,9 +1208,6 @@ fn check_plain_key(key: &str) -> R<()> {
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(Unsupported("long key"));
-    }
-    if bytes.iter().any(|&c| FLOW_INDICATOR[usize::from(c)]) {
-        return Err(Unsupported("flow indicator in a key"));
     }
     if matches!(key, "~" | "null" | "Null" | "NULL" | "<<") {
         return Err(Unsupported("null or merge key"));
@@ -1219,7 +1227,7 @@ enum Plain {
     Null,
     Bool(bool),
     /// A decimal integer: `0`, `[1-9][0-9]*` or `-[1-9][0-9]*` within 64 bits.
-    Int,
+    Int(Value),
     String,
 }
 
@@ -1245,8 +1253,8 @@ fn classify_plain(text: &str) -> R<Plain> {
     if uppercase_radix || signed_nan || leading_zero_decimal(text) {
         return Ok(Plain::String);
     }
-    if simple_integer(text).is_some() {
-        return Ok(Plain::Int);
+    if let Some(value) = simple_integer(text) {
+        return Ok(Plain::Int(value));
     }
     if could_be_int(text) || text.parse::<f64>().is_ok() || non_finite_spelling(unsigned) {
         return Err(Unsupported("number other than a decimal integer"));
@@ -1259,7 +1267,7 @@ fn plain_value(text: &str) -> R<Value> {
     Ok(match classify_plain(text)? {
         Plain::Null => Value::Null,
         Plain::Bool(b) => Value::Bool(b),
-        Plain::Int => simple_integer(text).expect("classified as an integer"),
+        Plain::Int(value) => value,
         Plain::String => Value::String(text.to_string()),
     })
 }
