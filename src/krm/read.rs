@@ -73,7 +73,10 @@ fn fast_list(text: &str) -> Result<ListParts, Unsupported> {
     let mut position = 0;
     let doc = fast::read_list(text, &droppable, &mut |item| {
         position += 1;
-        fast_item(text, item, position - 1, raw::block_item_span)
+        let limit = item.next;
+        fast_item(text, item, position - 1, |t, start, column| {
+            raw::block_item_span_until(t, start, column, limit)
+        })
     })?;
     Ok(ListParts {
         api_version: doc.api_version,

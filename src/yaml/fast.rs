@@ -62,6 +62,9 @@ pub struct ParsedItem {
     pub start: usize,
     /// Entries after `apiVersion`, `kind` and `metadata` were checked but not built.
     pub skipped: bool,
+    /// Start of the first content line after the item (or the end of the input): the
+    /// item's text, trailing comments included, lies before it.
+    pub next: usize,
 }
 
 /// Turns each item into what the caller keeps, as soon as it is read (so that what is
@@ -181,11 +184,14 @@ pub fn read_stream<T>(text: &str, skip_rest: SkipRest<'_>, finish: Finish<'_, T>
         let key = p
             .try_key(q)?
             .ok_or(Unsupported("document is not a mapping"))?;
-        docs.push(finish(p.item_mapping(0, 1, skip_rest, q, key)?)?);
+        let mut doc = p.item_mapping(0, 1, skip_rest, q, key)?;
+        let next = p.content_line()?;
+        doc.next = p.pos;
+        docs.push(finish(doc)?);
         if docs.len() >= limits::MAX_DOCUMENTS {
             return Err(Unsupported("too many documents"));
         }
-        match p.content_line()? {
+        match next {
             None => break,
             Some((0, q)) if p.marker_at(q).is_some() => {}
             Some(_) => return Err(Unsupported("unexpected content after a document")),
@@ -397,23 +403,20 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
-                // Keys are short: a plain loop beats memchr's setup here.
                 let end = self.eol;
-                let mut flow_indicator = false;
-                for j in at..end {
-                    match b[j] {
-                        b'#' if j > at && b[j - 1] == b' ' => return Ok(None),
-                        b':' if j + 1 == end || b[j + 1] == b' ' => {
-                            if flow_indicator {
-                                return Err(Unsupported("flow indicator in a key"));
-                            }
-                            let key = &self.s[at..j];
-                            check_plain_key_scanned(key)?;
-                            return Ok(Some((Cow::Borrowed(key), j + 1)));
+                let mut i = at;
+                while let Some(n) = memchr2(b':', b'#', &b[i..end]) {
+                    let j = i + n;
+                    if b[j] == b'#' {
+                        if j > at && b[j - 1] == b' ' {
+                            return Ok(None);
                         }
-                        b',' | b'[' | b']' | b'{' | b'}' => flow_indicator = true,
-                        _ => {}
+                    } else if j + 1 == end || b[j + 1] == b' ' {
+                        let key = &self.s[at..j];
+                        check_plain_key(key)?;
+                        return Ok(Some((Cow::Borrowed(key), j + 1)));
                     }
+                    i = j + 1;
                 }
                 Ok(None)
             }
@@ -614,6 +617,7 @@ impl<'a> Parser<'a> {
             value,
             start,
             skipped,
+            next: 0,
         })
     }
 
@@ -652,8 +656,11 @@ impl<'a> Parser<'a> {
         let mut items = Vec::new();
         loop {
             self.pos += 1;
-            items.push(finish(self.item_entry(col, skip_rest)?)?);
-            match self.content_line()? {
+            let mut item = self.item_entry(col, skip_rest)?;
+            let next = self.content_line()?;
+            item.next = self.pos;
+            items.push(finish(item)?);
+            match next {
                 Some((indent, q)) if indent == col && self.is_entry_dash(q) => self.pos = q,
                 Some((indent, _)) if indent <= col => break,
                 None => break,
@@ -682,6 +689,7 @@ impl<'a> Parser<'a> {
                             value,
                             start: q,
                             skipped: false,
+                            next: 0,
                         })
                     }
                     _ => {
@@ -690,6 +698,7 @@ impl<'a> Parser<'a> {
                             value: Value::Null,
                             start: p,
                             skipped: false,
+                            next: 0,
                         })
                     }
                 }
@@ -706,6 +715,7 @@ impl<'a> Parser<'a> {
                     value,
                     start: p,
                     skipped: false,
+                    next: 0,
                 })
             }
         }
@@ -1175,30 +1185,18 @@ fn dash_starts_plain(b: &[u8], at: usize) -> bool {
         .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.')
 }
 
-/// `,`, `[`, `]`, `{` and `}`.
-static FLOW_INDICATOR: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b',' as usize] = true;
-    table[b'[' as usize] = true;
-    table[b']' as usize] = true;
-    table[b'{' as usize] = true;
-    table[b'}' as usize] = true;
-    table
-};
-
 /// Plain keys the fast path reads as the strings serde-saphyr gives serde_json: not null
 /// (an error there), not a merge key, not an integer spelled other than plainly (serde-saphyr
 /// compares integer keys by value when it looks for duplicates), and without flow
 /// indicators.
 fn check_plain_key(key: &str) -> R<()> {
-    if key.bytes().any(|c| FLOW_INDICATOR[usize::from(c)]) {
+    // `[`/`{` and `]`/`}` differ from each other only in bit 5; checked without branches.
+    let flow_indicator = key.bytes().fold(false, |acc, c| {
+        acc | ((c | 0x20) == b'{') | ((c | 0x20) == b'}') | (c == b',')
+    });
+    if flow_indicator {
         return Err(Unsupported("flow indicator in a key"));
     }
-    check_plain_key_scanned(key)
-}
-
-/// [`check_plain_key`] for a key already known to hold no flow indicator.
-fn check_plain_key_scanned(key: &str) -> R<()> {
     let bytes = key.as_bytes();
     let Some(&first) = bytes.first() else {
         return Err(Unsupported("empty key"));
