@@ -1,10 +1,13 @@
 //! Reading a ResourceList (or a plain `---` stream) into [`Item`]s.
 
 use super::{Envelope, Item, ResourceList};
+use crate::index::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::yaml::fast::{self, ParsedItem, Unsupported};
 use crate::yaml::parse;
 use crate::yaml::raw::{self, RawSpan};
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -17,18 +20,24 @@ pub struct InputError(pub String);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Wire {
+struct Wire<I> {
     #[serde(rename = "apiVersion")]
     api_version: Option<String>,
     kind: Option<String>,
+    /// Accepted and ignored.
     #[serde(default)]
+    #[allow(dead_code)]
     metadata: Option<Value>,
-    #[serde(default)]
-    items: Option<Vec<Spanned<Value>>>,
+    #[serde(default = "none")]
+    items: Option<I>,
     #[serde(rename = "functionConfig", default)]
     function_config: Option<Value>,
     #[serde(default)]
     results: Option<Vec<Value>>,
+}
+
+fn none<T>() -> Option<T> {
+    None
 }
 
 const LIST_API_VERSIONS: &[&str] = &[
@@ -37,9 +46,94 @@ const LIST_API_VERSIONS: &[&str] = &[
     "config.kubernetes.io/v1alpha1",
 ];
 
+/// A ResourceList document as read, before its envelope is checked.
+struct ListParts {
+    api_version: Option<String>,
+    kind: Option<String>,
+    items: Vec<Item>,
+    function_config: Option<Value>,
+    results: Option<Vec<Value>>,
+}
+
 /// Reads one ResourceList (or `kind: List`) document, the KRM function input.
+///
+/// Block-style input goes through the fast reader ([`crate::yaml::fast`]); anything it
+/// leaves alone, and every error, through serde-saphyr. Either way, vmesh's own earlier
+/// outputs are kept as a skeleton (see [`droppable`]).
 pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
     check_shape(&text)?;
+    let parts = match fast_list(&text) {
+        Ok(parts) => parts,
+        Err(_) => saphyr_list(&text, true)?,
+    };
+    finish_list(parts, text)
+}
+
+fn fast_list(text: &str) -> Result<ListParts, Unsupported> {
+    let mut position = 0;
+    let doc = fast::read_list(text, &droppable, &mut |item| {
+        position += 1;
+        let limit = item.next;
+        fast_item(text, item, position - 1, |t, start, column| {
+            raw::block_item_span_until(t, start, column, limit)
+        })
+    })?;
+    Ok(ListParts {
+        api_version: doc.api_version,
+        kind: doc.kind,
+        items: doc.items,
+        function_config: doc.function_config,
+        results: doc.results,
+    })
+}
+
+/// Reads the ResourceList with serde-saphyr. With `lean`, vmesh's own outputs are cut to
+/// their skeleton one item at a time; when that turns out to lose a value that is needed
+/// (an item without a raw span, or aliases anywhere), the input is read again in full.
+fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
+    if lean {
+        let (wire, uses_aliases) = saphyr_wire::<LeanItems>(text)?;
+        if !uses_aliases {
+            let items = wire.items.map(|i| i.0).unwrap_or_default();
+            if let Some(items) = lean_items(text, items, false, raw::block_item_span) {
+                return Ok(ListParts {
+                    api_version: wire.api_version,
+                    kind: wire.kind,
+                    items,
+                    function_config: wire.function_config,
+                    results: wire.results,
+                });
+            }
+        }
+    }
+    let (wire, uses_aliases) = saphyr_wire::<Vec<Spanned<Value>>>(text)?;
+    let copy_raw = !uses_aliases;
+    let items = wire
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(position, spanned)| {
+            let span = copy_raw
+                .then(|| item_span(text, &spanned, raw::block_item_span))
+                .flatten();
+            item(spanned.value, span, position, lean)
+        })
+        .collect();
+    Ok(ListParts {
+        api_version: wire.api_version,
+        kind: wire.kind,
+        items,
+        function_config: wire.function_config,
+        results: wire.results,
+    })
+}
+
+/// The one document of a ResourceList, and whether the input uses anchors or aliases.
+fn saphyr_wire<I>(text: &str) -> Result<(Wire<I>, bool), InputError>
+where
+    I: for<'de> Deserialize<'de>,
+{
     let uses_aliases = Rc::new(Cell::new(false));
     let flag = uses_aliases.clone();
     let options = parse::options().with_budget_report(move |report| {
@@ -47,7 +141,7 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
             flag.set(true);
         }
     });
-    let docs: Vec<Wire> = serde_saphyr::from_str_multiple_with_options(&text, options)
+    let docs: Vec<Wire<I>> = serde_saphyr::from_str_multiple_with_options(text, options)
         .map_err(|e| yaml_error("the ResourceList", &e))?;
     let wire = match docs.len() {
         1 => docs.into_iter().next().expect("one document"),
@@ -62,8 +156,12 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
             )));
         }
     };
-    let kind = wire.kind.unwrap_or_default();
-    let api_version = wire.api_version.unwrap_or_default();
+    Ok((wire, uses_aliases.get()))
+}
+
+fn finish_list(parts: ListParts, text: String) -> Result<ResourceList, InputError> {
+    let kind = parts.kind.unwrap_or_default();
+    let api_version = parts.api_version.unwrap_or_default();
     match kind.as_str() {
         "ResourceList" if LIST_API_VERSIONS.contains(&api_version.as_str()) => {}
         "List" if api_version == "v1" || LIST_API_VERSIONS.contains(&api_version.as_str()) => {}
@@ -78,26 +176,12 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
             )));
         }
     }
-    let _ = wire.metadata;
-    let copy_raw = !uses_aliases.get();
-    let items = wire
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(position, spanned)| {
-            let span = copy_raw
-                .then(|| item_span(&text, &spanned, raw::block_item_span))
-                .flatten();
-            Item::new(spanned.value, span, position)
-        })
-        .collect::<Vec<_>>();
-    check_items(&items)?;
+    check_items(&parts.items)?;
     Ok(ResourceList {
         envelope: Envelope::List { api_version, kind },
-        items,
-        function_config: wire.function_config,
-        results: wire.results.unwrap_or_default(),
+        items: parts.items,
+        function_config: parts.function_config,
+        results: parts.results.unwrap_or_default(),
         text,
     })
 }
@@ -106,6 +190,50 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
 /// A stream that is a single ResourceList or List document is unwrapped.
 pub fn read_stream(text: String) -> Result<ResourceList, InputError> {
     check_shape(&text)?;
+    let docs = match fast_stream(&text) {
+        Ok(docs) => docs,
+        Err(_) => saphyr_stream(&text, true)?,
+    };
+    finish_stream(docs, text, read_resource_list)
+}
+
+fn fast_stream(text: &str) -> Result<Vec<Item>, Unsupported> {
+    let mut position = 0;
+    fast::read_stream(text, &droppable, &mut |item| {
+        position += 1;
+        fast_item(text, item, position - 1, |t, start, _| {
+            raw::document_span(t, start)
+        })
+    })
+}
+
+/// The documents of a stream read with serde-saphyr (null documents left out); `lean` as
+/// for [`saphyr_list`].
+fn saphyr_stream(text: &str, lean: bool) -> Result<Vec<Item>, InputError> {
+    let find = |t: &str, start: usize, _: usize| raw::document_span(t, start);
+    if lean {
+        let (docs, uses_aliases) = saphyr_docs::<LeanItems>(text)?;
+        if !uses_aliases && let Some(items) = lean_items(text, docs.0, true, find) {
+            return Ok(items);
+        }
+    }
+    let (docs, uses_aliases) = saphyr_docs::<Vec<Spanned<Value>>>(text)?;
+    let copy_raw = !uses_aliases;
+    Ok(docs
+        .into_iter()
+        .filter(|doc| !doc.value.is_null())
+        .enumerate()
+        .map(|(position, doc)| {
+            let span = copy_raw.then(|| item_span(text, &doc, find)).flatten();
+            item(doc.value, span, position, lean)
+        })
+        .collect())
+}
+
+fn saphyr_docs<C>(text: &str) -> Result<(C, bool), InputError>
+where
+    C: Default + Extend<Spanned<Value>>,
+{
     let uses_aliases = Rc::new(Cell::new(false));
     let flag = uses_aliases.clone();
     let options = parse::options().with_budget_report(move |report| {
@@ -113,29 +241,26 @@ pub fn read_stream(text: String) -> Result<ResourceList, InputError> {
             flag.set(true);
         }
     });
-    let docs: Vec<Spanned<Value>> = serde_saphyr::from_str_multiple_with_options(&text, options)
+    let docs: C = serde_saphyr::from_str_multiple_with_options::<Spanned<Value>, C>(text, options)
         .map_err(|e| yaml_error("the input stream", &e))?;
-    if docs.len() == 1
+    Ok((docs, uses_aliases.get()))
+}
+
+fn finish_stream(
+    items: Vec<Item>,
+    text: String,
+    read_list: impl FnOnce(String) -> Result<ResourceList, InputError>,
+) -> Result<ResourceList, InputError> {
+    if items.len() == 1
         && matches!(
-            docs[0].value.get("kind").and_then(Value::as_str),
+            items[0].value.get("kind").and_then(Value::as_str),
             Some("ResourceList" | "List")
         )
-        && docs[0].value.get("items").is_some()
+        && items[0].value.get("items").is_some()
     {
-        return read_resource_list(text);
+        drop(items);
+        return read_list(text);
     }
-    let copy_raw = !uses_aliases.get();
-    let items = docs
-        .into_iter()
-        .filter(|doc| !doc.value.is_null())
-        .enumerate()
-        .map(|(position, doc)| {
-            let span = copy_raw
-                .then(|| item_span(&text, &doc, |t, start, _| raw::document_span(t, start)))
-                .flatten();
-            Item::new(doc.value, span, position)
-        })
-        .collect::<Vec<_>>();
     check_items(&items)?;
     Ok(ResourceList {
         envelope: Envelope::Stream,
@@ -144,6 +269,189 @@ pub fn read_stream(text: String) -> Result<ResourceList, InputError> {
         results: Vec::new(),
         text,
     })
+}
+
+/// True for an item that vmesh generated on an earlier run (label
+/// `app.kubernetes.io/managed-by: vmesh`) and whose value no stage reads: the run drops and
+/// regenerates it. `v1` Secrets are kept whole (certificates are reused from them), and so
+/// are ResourceList and List documents (a stream may be one).
+pub fn droppable(item: &Map<String, Value>) -> bool {
+    let field = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or("");
+    let label = item
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
+        .and_then(|l| l.get(MANAGED_BY_LABEL))
+        .and_then(Value::as_str);
+    label == Some(MANAGED_BY_VALUE)
+        && !(field("apiVersion") == "v1" && field("kind") == "Secret")
+        && !matches!(field("kind"), "ResourceList" | "List")
+}
+
+/// What is kept of a droppable item: `apiVersion`, `kind` and `metadata` with only `name`,
+/// `namespace`, `labels` and `annotations` — enough to see it as vmesh's, drop it, and
+/// name it in results. Its text is still copied from the input when a run fails.
+pub fn skeleton(item: Map<String, Value>) -> Value {
+    let mut kept = Map::with_capacity(3);
+    for (key, value) in item {
+        match key.as_str() {
+            "apiVersion" | "kind" => {
+                kept.insert(key, value);
+            }
+            "metadata" => {
+                let value = match value {
+                    Value::Object(metadata) => {
+                        let fields = ["name", "namespace", "labels", "annotations"];
+                        let n = metadata
+                            .keys()
+                            .filter(|k| fields.contains(&k.as_str()))
+                            .count();
+                        let mut slim = Map::with_capacity(n);
+                        for (k, v) in metadata {
+                            if fields.contains(&k.as_str()) {
+                                slim.insert(k, compact(v));
+                            }
+                        }
+                        Value::Object(slim)
+                    }
+                    other => other,
+                };
+                kept.insert(key, value);
+            }
+            _ => {}
+        }
+    }
+    Value::Object(kept)
+}
+
+/// A mapping rebuilt at its exact size (maps grow by doubling while they are read; a
+/// skeleton is kept for the whole run, for each of up to a million items).
+fn compact(value: Value) -> Value {
+    match value {
+        Value::Object(map) if map.len() > 1 => {
+            let mut exact = Map::with_capacity(map.len());
+            exact.extend(map);
+            Value::Object(exact)
+        }
+        other => other,
+    }
+}
+
+/// An item read in full; with `lean`, cut to its skeleton when it is droppable and can be
+/// copied from the input.
+fn item(value: Value, span: Option<RawSpan>, position: usize, lean: bool) -> Item {
+    let value = match value {
+        Value::Object(map) if lean && span.is_some() && droppable(&map) => skeleton(map),
+        value => value,
+    };
+    Item::new(value, span, position)
+}
+
+/// An item of the fast path with its span; a droppable one becomes a skeleton.
+fn fast_item(
+    text: &str,
+    item: ParsedItem,
+    position: usize,
+    find: impl Fn(&str, usize, usize) -> Option<RawSpan>,
+) -> Result<Item, Unsupported> {
+    let span = if item.value.is_object() {
+        span_at(text, item.start, &find)
+    } else {
+        None
+    };
+    let value = match (item.value, span) {
+        (Value::Object(map), Some(_)) if droppable(&map) => skeleton(map),
+        (_, None) if item.skipped => {
+            return Err(Unsupported("skipped an item without a raw span"));
+        }
+        (value, _) => value,
+    };
+    Ok(Item::new(value, span, position))
+}
+
+/// One element of `items` (or one stream document) read by serde-saphyr: droppable ones are
+/// already cut to a skeleton.
+struct LeanItem {
+    value: Value,
+    offset: Option<u64>,
+    cut: bool,
+}
+
+impl From<Spanned<Value>> for LeanItem {
+    fn from(spanned: Spanned<Value>) -> Self {
+        let offset = spanned.defined.span().byte_offset();
+        match spanned.value {
+            Value::Object(map) if droppable(&map) => LeanItem {
+                value: skeleton(map),
+                offset,
+                cut: true,
+            },
+            value => LeanItem {
+                value,
+                offset,
+                cut: false,
+            },
+        }
+    }
+}
+
+/// A sequence of items deserialized one element at a time, so that reading a large
+/// re-render holds about one full item at once.
+#[derive(Default)]
+struct LeanItems(Vec<LeanItem>);
+
+impl Extend<Spanned<Value>> for LeanItems {
+    fn extend<T: IntoIterator<Item = Spanned<Value>>>(&mut self, iter: T) {
+        self.0.extend(iter.into_iter().map(LeanItem::from));
+    }
+}
+
+impl<'de> Deserialize<'de> for LeanItems {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemsVisitor;
+        impl<'de> Visitor<'de> for ItemsVisitor {
+            type Value = LeanItems;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LeanItems, A::Error> {
+                let mut items = LeanItems::default();
+                while let Some(item) = seq.next_element::<Spanned<Value>>()? {
+                    items.0.push(LeanItem::from(item));
+                }
+                Ok(items)
+            }
+        }
+        deserializer.deserialize_seq(ItemsVisitor)
+    }
+}
+
+/// Items from serde-saphyr's lean read with their spans (null ones left out when
+/// `documents`: a stream's empty documents), or `None` when an item was cut but cannot be
+/// copied from the input.
+fn lean_items(
+    text: &str,
+    items: Vec<LeanItem>,
+    documents: bool,
+    find: impl Fn(&str, usize, usize) -> Option<RawSpan>,
+) -> Option<Vec<Item>> {
+    items
+        .into_iter()
+        .filter(|item| !(documents && item.value.is_null()))
+        .enumerate()
+        .map(|(position, item)| {
+            let span = if item.value.is_object() {
+                item.offset
+                    .and_then(|o| usize::try_from(o).ok())
+                    .and_then(|start| span_at(text, start, &find))
+            } else {
+                None
+            };
+            if item.cut && span.is_none() {
+                return None;
+            }
+            Some(Item::new(item.value, span, position))
+        })
+        .collect()
 }
 
 fn item_span(
@@ -155,7 +463,16 @@ fn item_span(
         return None;
     }
     let start = usize::try_from(spanned.defined.span().byte_offset()?).ok()?;
-    let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
+    span_at(text, start, &find)
+}
+
+/// The raw span of an object item whose node starts at byte `start`.
+fn span_at(
+    text: &str,
+    start: usize,
+    find: &impl Fn(&str, usize, usize) -> Option<RawSpan>,
+) -> Option<RawSpan> {
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |n| n + 1);
     let column = start - line_start;
     if !text[line_start..start]
         .bytes()
@@ -164,6 +481,48 @@ fn item_span(
         return None;
     }
     find(text, start, column)
+}
+
+/// Each reader on its own, for the differential tests and benchmarks.
+#[doc(hidden)]
+pub mod paths {
+    use super::*;
+
+    /// The fast reader alone: `Err` when it leaves the input to serde-saphyr.
+    pub fn fast_resource_list(
+        text: String,
+    ) -> Result<Result<ResourceList, InputError>, Unsupported> {
+        if let Err(error) = check_shape(&text) {
+            return Ok(Err(error));
+        }
+        let parts = fast_list(&text)?;
+        Ok(finish_list(parts, text))
+    }
+
+    /// serde-saphyr alone; `lean: false` keeps every value (the reader before the fast path).
+    pub fn saphyr_resource_list(text: String, lean: bool) -> Result<ResourceList, InputError> {
+        check_shape(&text)?;
+        let parts = saphyr_list(&text, lean)?;
+        finish_list(parts, text)
+    }
+
+    /// The fast stream reader alone.
+    pub fn fast_stream(text: String) -> Result<Result<ResourceList, InputError>, Unsupported> {
+        if let Err(error) = check_shape(&text) {
+            return Ok(Err(error));
+        }
+        let docs = super::fast_stream(&text)?;
+        Ok(finish_stream(docs, text, |text| {
+            fast_resource_list(text).unwrap_or_else(|_| Err(InputError("unsupported".into())))
+        }))
+    }
+
+    /// serde-saphyr alone for streams.
+    pub fn saphyr_stream(text: String, lean: bool) -> Result<ResourceList, InputError> {
+        check_shape(&text)?;
+        let docs = super::saphyr_stream(&text, lean)?;
+        finish_stream(docs, text, |text| saphyr_resource_list(text, lean))
+    }
 }
 
 /// Rejects inputs vmesh refuses to parse at all: oversized text, and JSON (vmesh's hosts all

@@ -2,6 +2,7 @@
 //! verbatim copies of input items ([`raw`]).
 
 pub mod emit;
+pub mod fast;
 pub mod parse;
 pub mod raw;
 

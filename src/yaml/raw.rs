@@ -5,6 +5,8 @@
 //! copies every item it does not change as the exact text it was given, re-indented to its
 //! place in the output. [`RawSpan`] marks where an item's text lies in the input.
 
+use memchr::{memchr, memrchr};
+
 /// The text of one block-style item inside the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawSpan {
@@ -22,11 +24,12 @@ pub struct RawSpan {
 /// comment lines that sit left of `column` are left out. Returns `None` for items that are
 /// not block mappings (flow `{…}` items), which are re-emitted instead of copied.
 pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpan> {
-    let first = text.as_bytes().get(start)?;
+    let bytes = text.as_bytes();
+    let first = bytes.get(start)?;
     if matches!(first, b'{' | b'[' | b'&' | b'!' | b'*' | b'|' | b'>') {
         return None;
     }
-    let mut line_start = match text[start..].find('\n') {
+    let mut line_start = match memchr(b'\n', &bytes[start..]) {
         Some(n) => start + n + 1,
         None => {
             return Some(RawSpan {
@@ -38,12 +41,13 @@ pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpa
     };
     let mut end = line_start;
     while line_start < text.len() {
-        let line_end = text[line_start..]
-            .find('\n')
-            .map_or(text.len(), |n| line_start + n + 1);
-        let line = &text[line_start..line_end];
-        let content = line.trim_start_matches(' ');
-        let indent = line.len() - content.len();
+        let line_end =
+            memchr(b'\n', &bytes[line_start..]).map_or(text.len(), |n| line_start + n + 1);
+        let indent = bytes[line_start..line_end]
+            .iter()
+            .position(|&b| b != b' ')
+            .unwrap_or(line_end - line_start);
+        let content = &text[line_start + indent..line_end];
         let blank_or_comment = content.trim_end().is_empty() || content.starts_with('#');
         if indent < column && !blank_or_comment {
             break;
@@ -54,6 +58,53 @@ pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpa
         line_start = line_end;
     }
     Some(RawSpan { start, end, column })
+}
+
+/// [`block_item_span`] for an item whose text lies before `limit`, the start of the first
+/// line after it with content left of `column` (or the end of the text), as the fast reader
+/// knows it: walks back from `limit` over the comment and blank lines left of `column`
+/// instead of forward over the whole item. Gives the same span as [`block_item_span`].
+pub fn block_item_span_until(
+    text: &str,
+    start: usize,
+    column: usize,
+    limit: usize,
+) -> Option<RawSpan> {
+    let bytes = text.as_bytes();
+    let first = bytes.get(start)?;
+    if matches!(first, b'{' | b'[' | b'&' | b'!' | b'*' | b'|' | b'>') {
+        return None;
+    }
+    let first_end = match memchr(b'\n', &bytes[start..]) {
+        Some(n) => start + n + 1,
+        None => {
+            return Some(RawSpan {
+                start,
+                end: text.len(),
+                column,
+            });
+        }
+    };
+    let mut end = limit.min(text.len());
+    while end > first_end {
+        let line_start =
+            memrchr(b'\n', &bytes[first_end..end - 1]).map_or(first_end, |n| first_end + n + 1);
+        let indent = bytes[line_start..end]
+            .iter()
+            .position(|&b| b != b' ')
+            .unwrap_or(end - line_start);
+        let content = &text[line_start + indent..end];
+        let blank_or_comment = content.trim_end().is_empty() || content.starts_with('#');
+        if !(blank_or_comment && indent < column) {
+            break;
+        }
+        end = line_start;
+    }
+    Some(RawSpan {
+        start,
+        end: end.max(first_end),
+        column,
+    })
 }
 
 /// Finds the extent of a top-level document of a `---` stream that starts at byte `start`:
@@ -158,6 +209,25 @@ mod tests {
         let start = text.find("c: 2").unwrap();
         let span = document_span(text, start).unwrap();
         assert_eq!(&text[span.start..span.end], "c: 2\n");
+    }
+
+    #[test]
+    fn spans_found_backwards_are_the_same() {
+        let text = "items:\n- a: 1\n  b: |\n    x\n\n    # y\n  # inside\n\n# left\n   \n- c: 2\n  d: 3\n# end\nfunctionConfig: {}\n";
+        for (key, next) in [("a: 1", "- c: 2"), ("c: 2", "functionConfig")] {
+            let start = text.find(key).unwrap();
+            let limit = text.find(next).unwrap();
+            assert_eq!(
+                block_item_span_until(text, start, 2, limit),
+                block_item_span(text, start, 2)
+            );
+        }
+        let text = "items:\n- a: 1\n  # last";
+        let start = text.find("a: 1").unwrap();
+        assert_eq!(
+            block_item_span_until(text, start, 2, text.len()),
+            block_item_span(text, start, 2)
+        );
     }
 
     #[test]
