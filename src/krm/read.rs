@@ -47,8 +47,13 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
             flag.set(true);
         }
     });
-    let docs: Vec<Wire> = serde_saphyr::from_str_multiple_with_options(&text, options)
-        .map_err(|e| yaml_error("the ResourceList", &e))?;
+    let docs: Vec<Wire> =
+        serde_saphyr::from_str_multiple_with_options(&text, options).map_err(|e| {
+            match super::explain::not_a_resource_list(&text) {
+                Some(message) => InputError(message),
+                None => yaml_error("the ResourceList", &e, &text),
+            }
+        })?;
     let wire = match docs.len() {
         1 => docs.into_iter().next().expect("one document"),
         0 => {
@@ -80,7 +85,7 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
     }
     let _ = wire.metadata;
     let copy_raw = !uses_aliases.get();
-    let items = wire
+    let mut items = wire
         .items
         .unwrap_or_default()
         .into_iter()
@@ -92,6 +97,7 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
             Item::new(spanned.value, span, position)
         })
         .collect::<Vec<_>>();
+    super::verify::verify_spans(&text, &mut items);
     check_items(&items)?;
     Ok(ResourceList {
         envelope: Envelope::List { api_version, kind },
@@ -114,7 +120,7 @@ pub fn read_stream(text: String) -> Result<ResourceList, InputError> {
         }
     });
     let docs: Vec<Spanned<Value>> = serde_saphyr::from_str_multiple_with_options(&text, options)
-        .map_err(|e| yaml_error("the input stream", &e))?;
+        .map_err(|e| yaml_error("the input stream", &e, &text))?;
     if docs.len() == 1
         && matches!(
             docs[0].value.get("kind").and_then(Value::as_str),
@@ -202,25 +208,32 @@ fn check_items(items: &[Item]) -> Result<(), InputError> {
         .filter(|(_, missing)| *missing)
         .map(|(field, _)| *field)
         .collect();
+        let place = || match item.file_ref() {
+            Some(f) => format!("{} (index {})", f.path, f.index),
+            None => format!("item {}", item.position),
+        };
         if !missing.is_empty() {
-            let place = match item.file_ref() {
-                Some(f) => format!("{} (index {})", f.path, f.index),
-                None => format!("item {}", item.position),
-            };
             return Err(InputError(format!(
-                "{place} has no {}; every item must be a Kubernetes object",
+                "{} has no {}; every item must be a Kubernetes object",
+                place(),
                 missing.join(", ")
+            )));
+        }
+        if let Some((path, len)) = super::explain::oversized_scalar(&item.value) {
+            return Err(InputError(format!(
+                "{} ({} {}) {path}: a {len}-byte string; vmesh reads strings of at most {} bytes (Kubernetes stores objects of at most 1.5 MiB)",
+                place(),
+                item.kind(),
+                item.name(),
+                crate::yaml::parse::limits::MAX_SCALAR_BYTES
             )));
         }
     }
     Ok(())
 }
 
-fn yaml_error(what: &str, error: &serde_saphyr::Error) -> InputError {
-    let text = error.to_string();
-    let first_line = text.lines().next().unwrap_or("").trim();
-    let first_line = first_line.strip_prefix("error: ").unwrap_or(first_line);
-    InputError(format!("cannot read {what}: {first_line}"))
+fn yaml_error(what: &str, error: &serde_saphyr::Error, text: &str) -> InputError {
+    InputError(super::explain::yaml_error(what, error, text))
 }
 
 #[cfg(test)]

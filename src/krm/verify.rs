@@ -1,0 +1,88 @@
+//! A safety net for verbatim copies: an item's raw span is found by indentation alone
+//! ([`crate::yaml::raw::block_item_span`]), and YAML lets some lines of an item sit left of its
+//! keys (the continuation of a flow collection or of a quoted scalar). A span cut short there
+//! would copy half an item and drop the rest: data loss, or output that is no longer YAML.
+//! Every span is therefore checked, and an item whose span fails is re-emitted from its
+//! parsed value instead.
+//!
+//! - When the next item has a span too, the text between the two must be blank lines,
+//!   comments and the next item's `- `: anything else belongs to this item.
+//! - Otherwise (the last item, or one followed by a flow item) the span's text is parsed
+//!   again and must give the item's value.
+
+use super::Item;
+use crate::yaml::raw;
+
+/// Drops the raw span of every item whose span does not hold the whole item.
+pub fn verify_spans(text: &str, items: &mut [Item]) {
+    for i in 0..items.len() {
+        let Some(span) = items[i].raw else {
+            continue;
+        };
+        let complete = match items.get(i + 1).and_then(|next| next.raw) {
+            Some(next) => {
+                let line_start = text[..next.start].rfind('\n').map_or(0, |n| n + 1);
+                line_start >= span.end
+                    && text[span.end..line_start].lines().all(|line| {
+                        let content = line.trim_start_matches(' ');
+                        content.trim_end().is_empty() || content.starts_with('#')
+                    })
+            }
+            None => reparses_to(text, span, &items[i].value),
+        };
+        if !complete {
+            items[i].raw = None;
+        }
+    }
+}
+
+fn reparses_to(text: &str, span: raw::RawSpan, value: &serde_json::Value) -> bool {
+    let mut copy = String::new();
+    raw::append_reindented(&mut copy, text, span, 0);
+    serde_saphyr::from_str_with_options::<serde_json::Value>(&copy, crate::yaml::parse::options())
+        .is_ok_and(|parsed| &parsed == value)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::krm::read_resource_list;
+    use crate::krm::write::OutputItem;
+    use crate::krm::write_resource_list;
+
+    /// Found by the read_resource_list fuzz target: a flow mapping continued at column 0.
+    #[test]
+    fn items_with_lines_left_of_their_keys_are_copied_whole() {
+        for text in [
+            // Not the last item: caught by the gap before the next item.
+            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: A\n  metadata: {name: a\n, namespace: n}\n  data: {x: y}\n- apiVersion: v1\n  kind: B\n  metadata: {name: b}\n",
+            // The last item: caught by parsing the span again.
+            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: A\n  metadata: {name: a\n, namespace: n}\n  data: \"one\ntwo\"\n",
+        ] {
+            let list = read_resource_list(text.to_string()).unwrap();
+            assert!(list.items[0].raw.is_none(), "{text}");
+            let mut out = String::new();
+            write_resource_list(
+                &mut out,
+                &list.envelope,
+                &list.text,
+                list.items.iter().map(OutputItem::Input),
+                None,
+                &[],
+            );
+            let again = read_resource_list(out.clone()).unwrap_or_else(|e| panic!("{e}\n{out}"));
+            let values = |l: &crate::krm::ResourceList| {
+                l.items.iter().map(|i| i.value.clone()).collect::<Vec<_>>()
+            };
+            assert_eq!(values(&again), values(&list), "{out}");
+        }
+    }
+
+    #[test]
+    fn ordinary_items_keep_their_verbatim_copies() {
+        let list = read_resource_list(
+            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: A\n  metadata:\n    name: a # note\n\n# between\n- apiVersion: v1\n  kind: B\n  metadata:\n    name: 'b'\n".to_string(),
+        )
+        .unwrap();
+        assert!(list.items.iter().all(|i| i.raw.is_some()));
+    }
+}
