@@ -105,18 +105,23 @@ fn run_stages(list: ResourceList, options: &RunOptions, watch: &mut Stopwatch) -
     watch.lap("index");
     let plan = Plan::build(&inputs, &list.items, &config, &mut results);
     watch.lap("plan");
+    let env = cert_env(&config, options);
+    if let Err(message) = &env {
+        results.push(KrmResult::error(message.clone()).with_field("spec.caSeed"));
+    }
     if results.has_errors() {
+        // Report certificate problems too (all errors of a run together), issuing nothing.
+        let now = options.now.unwrap_or_else(std::time::SystemTime::now);
+        let mut report = crate::plan::report::Report::new(&list.items, &mut results);
+        crate::certs::check(&inputs, &list.items, now, &mut report);
         return failure(&list, results, options.style);
     }
-    let certificates = match cert_env(&config, options) {
-        Ok(env) => {
-            let mut report = crate::plan::report::Report::new(&list.items, &mut results);
-            crate::certs::issue(&inputs, &list.items, &plan, &env, &mut report)
-        }
-        Err(message) => {
-            results.push(KrmResult::error(message).with_field("spec.caSeed"));
-            return failure(&list, results, options.style);
-        }
+    let Ok(env) = env else {
+        return failure(&list, results, options.style);
+    };
+    let certificates = {
+        let mut report = crate::plan::report::Report::new(&list.items, &mut results);
+        crate::certs::issue(&inputs, &list.items, &plan, &env, &mut report)
     };
     watch.lap("certificates");
     if results.has_errors() {
@@ -201,9 +206,11 @@ fn read_seed(location: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
             )
         })?
     } else {
-        return Err(format!(
-            "functionConfig: caSeed {location:?} must be env:NAME or file:PATH"
-        ));
+        // Not quoted: a seed pasted here by mistake must not end up in a result.
+        return Err(
+            "functionConfig: caSeed must be env:NAME or file:PATH, naming where the seed is kept (the seed itself never goes into the functionConfig)"
+                .into(),
+        );
     };
     let seed = text.trim();
     if seed.len() < 32 {
