@@ -307,8 +307,8 @@ fn hostile_case(expected_path: &Path) -> datatest_stable::Result<()> {
         .collect();
     if errors != expected {
         let diff = similar::TextDiff::from_lines(
-            &format!("{}\n", expected.join("\n")),
-            &format!("{}\n", errors.join("\n")),
+            format!("{}\n", expected.join("\n")),
+            format!("{}\n", errors.join("\n")),
         )
         .unified_diff()
         .header("expected-error.txt", "actual")

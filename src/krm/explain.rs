@@ -72,10 +72,15 @@ fn budget(breach: &BudgetBreach, at: &str) -> String {
             limits::MAX_ALIASES,
             limits::MAX_ALIASES
         ),
-        BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => format!(
+        BudgetBreach::Nodes { .. } => format!(
             "the input has more than {} YAML nodes{at}; vmesh reads at most {} in one input",
             limits::MAX_NODES,
             limits::MAX_NODES
+        ),
+        BudgetBreach::Events { .. } => format!(
+            "the input has more than {} YAML parser events{at}; vmesh reads at most {} in one input",
+            limits::MAX_EVENTS,
+            limits::MAX_EVENTS
         ),
         BudgetBreach::Documents { .. } => {
             format!("more than {} YAML documents{at}", limits::MAX_DOCUMENTS)
