@@ -77,6 +77,29 @@ mod tests {
         }
     }
 
+    /// Found by the read_resource_list fuzz target: a stream document whose mapping is
+    /// indented was copied with its first line moved to column 0 and the others not.
+    #[test]
+    fn indented_stream_documents_are_copied_whole() {
+        let text = "# comment\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n---\napiVersion: v1\nkind: B\nmetadata: {name: b}\n";
+        let list = crate::krm::read_stream(text.to_string()).unwrap();
+        let mut out = String::new();
+        crate::krm::write_stream(
+            &mut out,
+            &list.text,
+            list.items.iter().map(OutputItem::Input),
+        );
+        assert!(
+            out.starts_with("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"),
+            "{out}"
+        );
+        let again = crate::krm::read_stream(out.clone()).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let values = |l: &crate::krm::ResourceList| {
+            l.items.iter().map(|i| i.value.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(values(&again), values(&list), "{out}");
+    }
+
     #[test]
     fn ordinary_items_keep_their_verbatim_copies() {
         let list = read_resource_list(
