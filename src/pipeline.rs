@@ -355,3 +355,42 @@ fn write_status(list: &mut ResourceList, inputs: &Inputs, plan: &Plan) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose plan fails still reports certificate problems (decisions: every error of
+    /// a run at once), without issuing anything.
+    #[test]
+    fn certificate_errors_are_reported_with_plan_errors() {
+        let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: discovery.mesh.gloo.solo.io/v1\n  kind: Mesh\n  metadata: {name: m, namespace: gloo-mesh}\n  spec:\n    istio:\n      installation: {namespace: istio-system}\n- apiVersion: networking.mesh.gloo.solo.io/v1\n  kind: VirtualMesh\n  metadata: {name: vm, namespace: gloo-mesh}\n  spec:\n    meshes: [{name: m, namespace: gloo-mesh}]\n    mtlsConfig:\n      shared:\n        rootCertificateAuthority:\n          secret: {name: missing, namespace: gloo-mesh}\n";
+        let list = crate::krm::read_resource_list(text.to_string()).unwrap();
+        let outcome = run(
+            list,
+            &RunOptions {
+                config: None,
+                style: OutputStyle::ResourceList,
+                base_dir: None,
+                now: None,
+            },
+        );
+        let errors: Vec<&str> = outcome
+            .results
+            .iter()
+            .filter(|r| r.severity == crate::krm::Severity::Error)
+            .map(|r| r.message.as_str())
+            .collect();
+        assert_eq!(outcome.exit_code, 1);
+        assert!(
+            errors.iter().any(|m| m.contains("must name the cluster")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|m| m.contains("root CA Secret gloo-mesh/missing is not in the input")),
+            "{errors:?}"
+        );
+    }
+}
