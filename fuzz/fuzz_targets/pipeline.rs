@@ -56,30 +56,113 @@ fn goldens() -> &'static [(Vec<Value>, Option<Value>)] {
 }
 
 const NAMES: &[&str] = &[
-    "reviews", "ratings", "echo", "a", "istio-ingressgateway", "x.y", "-", "UPPER", "",
+    "reviews",
+    "ratings",
+    "echo",
+    "a",
+    "istio-ingressgateway",
+    "x.y",
+    "-",
+    "UPPER",
+    "",
 ];
-const NAMESPACES: &[&str] = &["bookinfo", "apps", "istio-system", "default", "gloo-mesh", ""];
+const NAMESPACES: &[&str] = &[
+    "bookinfo",
+    "apps",
+    "istio-system",
+    "default",
+    "gloo-mesh",
+    "",
+];
 const SUFFIXES: &[&str] = &[
-    "global", "mesh.internal", "", "bad_suffix", "a.global", "-x.", "a..b", "*.global",
+    "global",
+    "mesh.internal",
+    "",
+    "bad_suffix",
+    "a.global",
+    "-x.",
+    "a..b",
+    "*.global",
 ];
 const ADDRESSES: &[&str] = &[
-    "gw.example.com", "", "-bad-", "a..b", "2001:db8::1", "*.x", "10.0.0.1", "localhost",
+    "gw.example.com",
+    "",
+    "-bad-",
+    "a..b",
+    "2001:db8::1",
+    "*.x",
+    "10.0.0.1",
+    "localhost",
 ];
 const PORT_NAMES: &[&str] = &["http", "tcp", "grpc", "", "tls", "HTTP", "http-web", "udp"];
 const PROTOCOLS: &[&str] = &["TCP", "UDP", "SCTP", "", "tcp", "HTTP"];
 const KEYS: &[&str] = &[
-    "selectors", "meshes", "name", "namespace", "clusterName", "ports", "port", "labels",
-    "workloadSelectorLabels", "externalAddresses", "ip", "dns", "permissive", "hostnameSuffix",
-    "eastWestIngressGatewaySelectors", "destinationSelectors", "kubeServiceMatcher",
-    "kubeServiceRefs", "services", "sourceSelector", "destinationSelector", "allowedPorts",
-    "allowedPaths", "allowedMethods", "kubeIdentityMatcher", "kubeServiceAccountRefs",
-    "serviceAccounts", "ingressGateways", "tcpKeepalive", "time", "interval", "probes",
-    "smartDnsProxyingEnabled", "trustDomain", "istiodServiceAccount", "installation",
-    "cluster", "endpointSubsets", "endpoints", "ipAddress", "nodePort", "targetPortName",
-    "targetPortNumber", "serviceType", "subLocality", "zone", "region", "portName",
-    "globalAccessPolicy", "federation", "flatNetwork", "podLabels", "externalTlsPort",
-    "tlsContainerPort", "creationTimestamp", "annotations", "mesh", "kubeService", "ref",
-    "appProtocol", "clusters", "spec", "status", "metadata", "kind", "apiVersion",
+    "selectors",
+    "meshes",
+    "name",
+    "namespace",
+    "clusterName",
+    "ports",
+    "port",
+    "labels",
+    "workloadSelectorLabels",
+    "externalAddresses",
+    "ip",
+    "dns",
+    "permissive",
+    "hostnameSuffix",
+    "eastWestIngressGatewaySelectors",
+    "destinationSelectors",
+    "kubeServiceMatcher",
+    "kubeServiceRefs",
+    "services",
+    "sourceSelector",
+    "destinationSelector",
+    "allowedPorts",
+    "allowedPaths",
+    "allowedMethods",
+    "kubeIdentityMatcher",
+    "kubeServiceAccountRefs",
+    "serviceAccounts",
+    "ingressGateways",
+    "tcpKeepalive",
+    "time",
+    "interval",
+    "probes",
+    "smartDnsProxyingEnabled",
+    "trustDomain",
+    "istiodServiceAccount",
+    "installation",
+    "cluster",
+    "endpointSubsets",
+    "endpoints",
+    "ipAddress",
+    "nodePort",
+    "targetPortName",
+    "targetPortNumber",
+    "serviceType",
+    "subLocality",
+    "zone",
+    "region",
+    "portName",
+    "globalAccessPolicy",
+    "federation",
+    "flatNetwork",
+    "podLabels",
+    "externalTlsPort",
+    "tlsContainerPort",
+    "creationTimestamp",
+    "annotations",
+    "mesh",
+    "kubeService",
+    "ref",
+    "appProtocol",
+    "clusters",
+    "spec",
+    "status",
+    "metadata",
+    "kind",
+    "apiVersion",
 ];
 
 fn pick<'a>(u: &mut Unstructured<'_>, choices: &[&'a str]) -> Result<String> {
@@ -115,16 +198,34 @@ fn odd_value(u: &mut Unstructured<'_>) -> Result<Value> {
         20 => json!(pick(u, NAMESPACES)?),
         21 => json!(pick(
             u,
-            &["ENABLED", "DISABLED", "MESH_DEFAULT", "NODE_PORT", "LOAD_BALANCER", "CLUSTER_IP"]
+            &[
+                "ENABLED",
+                "DISABLED",
+                "MESH_DEFAULT",
+                "NODE_PORT",
+                "LOAD_BALANCER",
+                "CLUSTER_IP"
+            ]
         )?),
-        22 => json!(pick(u, &["mesh-0", "mesh-1", "cluster-0", "cluster-1", "vm"])?),
+        22 => json!(pick(
+            u,
+            &["mesh-0", "mesh-1", "cluster-0", "cluster-1", "vm"]
+        )?),
         23 => json!({"name": pick(u, &["mesh-0", "mesh-1", "nope"])?, "namespace": "gloo-mesh"}),
-        24 => json!(pick(u, &["10s", "0.25s", "1ms", "0s", "-1s", "1.5ms", "forever"])?),
+        24 => json!(pick(
+            u,
+            &["10s", "0.25s", "1ms", "0s", "-1s", "1.5ms", "forever"]
+        )?),
         25 => json!({"app": pick(u, NAMES)?}),
         26 => json!([{"kubeServiceMatcher": {"labels": {"app": pick(u, NAMES)?}}}]),
         27 => json!(pick(u, &["on", "yes", "0777", "1e3", "~", "null", ".nan"])?),
         28 => json!(u.arbitrary::<f64>()?),
-        _ => json!(u.arbitrary::<String>()?.chars().take(64).collect::<String>()),
+        _ => json!(
+            u.arbitrary::<String>()?
+                .chars()
+                .take(64)
+                .collect::<String>()
+        ),
     })
 }
 
@@ -224,10 +325,16 @@ fn function_config(u: &mut Unstructured<'_>) -> Result<Option<Value>> {
     }
     let mut spec = Map::new();
     if u.arbitrary()? {
-        spec.insert("cluster".into(), json!(pick(u, &["cluster-0", "cluster-1", "nope"])?));
+        spec.insert(
+            "cluster".into(),
+            json!(pick(u, &["cluster-0", "cluster-1", "nope"])?),
+        );
     }
     if u.arbitrary()? {
-        spec.insert("istioApiVersion".into(), json!(pick(u, &["v1", "v1beta1"])?));
+        spec.insert(
+            "istioApiVersion".into(),
+            json!(pick(u, &["v1", "v1beta1"])?),
+        );
     }
     if u.arbitrary()? {
         spec.insert("endpoints".into(), json!(pick(u, &["stable", "pods"])?));
