@@ -12,6 +12,18 @@ pub fn from_function_config(config: Option<&Value>) -> Result<RenderConfig, Box<
     let Some(config) = config else {
         return Ok(RenderConfig::default());
     };
+    if !config.is_object() {
+        let found = match config {
+            Value::Array(_) => "a list",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        return Err(Box::new(KrmResult::error(format!(
+            "functionConfig is {found}, not an object; expected {CONFIG_API_VERSION} {CONFIG_KIND} or a v1 ConfigMap"
+        ))));
+    }
     let api_version = config
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -57,6 +69,12 @@ pub fn from_function_config(config: Option<&Value>) -> Result<RenderConfig, Box<
             parse_at::<RenderConfig>(&typed, "data")
                 .map_err(|TypeError { path, message }| fail(path, message))
         }
+        ("", _) | (_, "") => Err(fail(
+            "kind".into(),
+            format!(
+                "the functionConfig has no apiVersion or kind; expected {CONFIG_API_VERSION} {CONFIG_KIND} or a v1 ConfigMap"
+            ),
+        )),
         _ => Err(fail(
             "kind".into(),
             format!(
@@ -118,6 +136,22 @@ mod tests {
         .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.cluster.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn a_function_config_of_the_wrong_shape_says_so() {
+        let err = from_function_config(Some(&json!(5))).unwrap_err();
+        assert_eq!(
+            err.message,
+            "functionConfig is a number, not an object; expected vmesh.dev/v1alpha1 VirtualMeshRenderer or a v1 ConfigMap"
+        );
+        assert!(err.resource_ref.is_none());
+        let err = from_function_config(Some(&json!({"spec": {}}))).unwrap_err();
+        assert!(
+            err.message.contains("has no apiVersion or kind"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -374,17 +374,11 @@ fn print(reply: Reply) -> ExitCode {
 /// nothing) and exit 1. The message never contains input data.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let location = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let message = format!(
-            "internal error{location}: vmesh panicked; please report this with the input that caused it"
-        );
+        let result = KrmResult::internal_error(info.location());
         let mut out = String::new();
-        krm::write_results_only(&mut out, &[KrmResult::error(message.clone())]);
+        krm::write_results_only(&mut out, std::slice::from_ref(&result));
         let _ = std::io::stdout().write_all(out.as_bytes());
-        eprintln!("vmesh: {message}");
+        eprintln!("vmesh: {}", result.message);
         std::process::exit(1);
     }));
 }

@@ -105,18 +105,23 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     watch.lap("index");
     let plan = Plan::build(&inputs, &list.items, &config, &mut results);
     watch.lap("plan");
+    let env = cert_env(&config, options);
+    if let Err(message) = &env {
+        results.push(KrmResult::error(message.clone()).with_field("spec.caSeed"));
+    }
     if results.has_errors() {
+        // Report certificate problems too (all errors of a run together), issuing nothing.
+        let now = options.now.unwrap_or_else(std::time::SystemTime::now);
+        let mut report = crate::plan::report::Report::new(&list.items, &mut results);
+        crate::certs::check(&inputs, &list.items, now, &mut report);
         return failure(&list, results, options.style);
     }
-    let certificates = match cert_env(&config, options) {
-        Ok(env) => {
-            let mut report = crate::plan::report::Report::new(&list.items, &mut results);
-            crate::certs::issue(&inputs, &list.items, &plan, &env, &mut report)
-        }
-        Err(message) => {
-            results.push(KrmResult::error(message).with_field("spec.caSeed"));
-            return failure(&list, results, options.style);
-        }
+    let Ok(env) = env else {
+        return failure(&list, results, options.style);
+    };
+    let certificates = {
+        let mut report = crate::plan::report::Report::new(&list.items, &mut results);
+        crate::certs::issue(&inputs, &list.items, &plan, &env, &mut report)
     };
     watch.lap("certificates");
     if results.has_errors() {
@@ -210,9 +215,11 @@ fn read_seed(location: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
             )
         })?
     } else {
-        return Err(format!(
-            "functionConfig: caSeed {location:?} must be env:NAME or file:PATH"
-        ));
+        // Not quoted: a seed pasted here by mistake must not end up in a result.
+        return Err(
+            "functionConfig: caSeed must be env:NAME or file:PATH, naming where the seed is kept (the seed itself never goes into the functionConfig)"
+                .into(),
+        );
     };
     let seed = text.trim();
     if seed.len() < 32 {
@@ -361,5 +368,44 @@ fn write_status(list: &mut ResourceList, inputs: &Inputs, plan: &Plan) {
         if let Some(object) = list.items[vm.item].value_mut().as_object_mut() {
             object.insert("status".into(), status);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose plan fails still reports certificate problems (decisions: every error of
+    /// a run at once), without issuing anything.
+    #[test]
+    fn certificate_errors_are_reported_with_plan_errors() {
+        let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: discovery.mesh.gloo.solo.io/v1\n  kind: Mesh\n  metadata: {name: m, namespace: gloo-mesh}\n  spec:\n    istio:\n      installation: {namespace: istio-system}\n- apiVersion: networking.mesh.gloo.solo.io/v1\n  kind: VirtualMesh\n  metadata: {name: vm, namespace: gloo-mesh}\n  spec:\n    meshes: [{name: m, namespace: gloo-mesh}]\n    mtlsConfig:\n      shared:\n        rootCertificateAuthority:\n          secret: {name: missing, namespace: gloo-mesh}\n";
+        let list = crate::krm::read_resource_list(text.to_string()).unwrap();
+        let outcome = run(
+            list,
+            &RunOptions {
+                config: None,
+                style: OutputStyle::ResourceList,
+                base_dir: None,
+                now: None,
+            },
+        );
+        let errors: Vec<&str> = outcome
+            .results
+            .iter()
+            .filter(|r| r.severity == crate::krm::Severity::Error)
+            .map(|r| r.message.as_str())
+            .collect();
+        assert_eq!(outcome.exit_code, 1);
+        assert!(
+            errors.iter().any(|m| m.contains("must name the cluster")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|m| m.contains("root CA Secret gloo-mesh/missing is not in the input")),
+            "{errors:?}"
+        );
     }
 }

@@ -420,6 +420,34 @@ impl<'a> Previous<'a> {
     }
 }
 
+/// Checks, without issuing anything or generating a key, what [`issue`] would refuse before
+/// it starts: the trust model and a user's root CA Secret. A run that fails earlier (an
+/// invalid plan, an unreadable seed) calls this so that these problems are reported with the
+/// others, not one failed run later.
+pub fn check(inputs: &Inputs, items: &[Item], now: SystemTime, report: &mut Report) {
+    let env = CertEnv {
+        now,
+        seed: None,
+        not_before: None,
+    };
+    for vm in inputs.virtual_meshes.values() {
+        let Some(mtls) = &vm.spec.mtls_config else {
+            continue;
+        };
+        if !trust_model_ok(vm, mtls, report) {
+            continue;
+        }
+        let secret_ref = mtls
+            .shared
+            .as_ref()
+            .and_then(|s| s.root_certificate_authority.as_ref())
+            .and_then(|r| r.secret.as_ref());
+        if let Some(secret_ref) = secret_ref {
+            user_root(vm, secret_ref, inputs, items, &env, report);
+        }
+    }
+}
+
 /// Decodes `data[key]` of a Secret to text.
 fn secret_text(data: &serde_json::Value, key: &str) -> Result<String, String> {
     let encoded = data

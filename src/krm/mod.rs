@@ -1,8 +1,10 @@
 //! The KRM function wire format: ResourceList in, ResourceList out (decisions D2).
 
+pub mod explain;
 pub mod item;
 pub mod read;
 pub mod results;
+pub mod verify;
 pub mod write;
 
 pub use item::Item;

@@ -94,8 +94,13 @@ fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
     if lean {
         let (wire, uses_aliases) = saphyr_wire::<LeanItems>(text)?;
         if !uses_aliases {
-            let items = wire.items.map(|i| i.0).unwrap_or_default();
-            if let Some(items) = lean_items(text, items, false, raw::block_item_span) {
+            let items = wire.items.map(LeanItems::finish).unwrap_or_default();
+            // A skeleton must be copied from the input whole; if any span is in doubt,
+            // read again keeping every value.
+            if let Some(mut items) = lean_items(text, items, false, raw::block_item_span)
+                && super::verify::verify_lean_spans(text, &mut items)
+            {
+                cut_last(&mut items);
                 return Ok(ListParts {
                     api_version: wire.api_version,
                     kind: wire.kind,
@@ -108,7 +113,7 @@ fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
     }
     let (wire, uses_aliases) = saphyr_wire::<Vec<Spanned<Value>>>(text)?;
     let copy_raw = !uses_aliases;
-    let items = wire
+    let mut items: Vec<Item> = wire
         .items
         .unwrap_or_default()
         .into_iter()
@@ -117,9 +122,13 @@ fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
             let span = copy_raw
                 .then(|| item_span(text, &spanned, raw::block_item_span))
                 .flatten();
-            item(spanned.value, span, position, lean)
+            Item::new(spanned.value, span, position)
         })
         .collect();
+    super::verify::verify_spans(text, &mut items);
+    if lean {
+        items = items.into_iter().map(cut_if_droppable).collect();
+    }
     Ok(ListParts {
         api_version: wire.api_version,
         kind: wire.kind,
@@ -141,8 +150,13 @@ where
             flag.set(true);
         }
     });
-    let docs: Vec<Wire<I>> = serde_saphyr::from_str_multiple_with_options(text, options)
-        .map_err(|e| yaml_error("the ResourceList", &e))?;
+    let docs: Vec<Wire<I>> =
+        serde_saphyr::from_str_multiple_with_options(text, options).map_err(|e| {
+            match super::explain::not_a_resource_list(text) {
+                Some(message) => InputError(message),
+                None => yaml_error("the ResourceList", &e, text),
+            }
+        })?;
     let wire = match docs.len() {
         1 => docs.into_iter().next().expect("one document"),
         0 => {
@@ -213,7 +227,8 @@ fn saphyr_stream(text: &str, lean: bool) -> Result<Vec<Item>, InputError> {
     let find = |t: &str, start: usize, _: usize| raw::document_span(t, start);
     if lean {
         let (docs, uses_aliases) = saphyr_docs::<LeanItems>(text)?;
-        if !uses_aliases && let Some(items) = lean_items(text, docs.0, true, find) {
+        if !uses_aliases && let Some(mut items) = lean_items(text, docs.finish(), true, find) {
+            cut_last(&mut items);
             return Ok(items);
         }
     }
@@ -242,7 +257,7 @@ where
         }
     });
     let docs: C = serde_saphyr::from_str_multiple_with_options::<Spanned<Value>, C>(text, options)
-        .map_err(|e| yaml_error("the input stream", &e))?;
+        .map_err(|e| yaml_error("the input stream", &e, text))?;
     Ok((docs, uses_aliases.get()))
 }
 
@@ -339,11 +354,20 @@ fn compact(value: Value) -> Value {
 /// An item read in full; with `lean`, cut to its skeleton when it is droppable and can be
 /// copied from the input.
 fn item(value: Value, span: Option<RawSpan>, position: usize, lean: bool) -> Item {
-    let value = match value {
-        Value::Object(map) if lean && span.is_some() && droppable(&map) => skeleton(map),
-        value => value,
-    };
-    Item::new(value, span, position)
+    let item = Item::new(value, span, position);
+    if lean { cut_if_droppable(item) } else { item }
+}
+
+/// The item cut to its skeleton when it is droppable and its text can be copied from the
+/// input (its raw span has been checked).
+fn cut_if_droppable(mut item: Item) -> Item {
+    if item.raw.is_some()
+        && let Value::Object(map) = &mut item.value
+        && droppable(map)
+    {
+        item.value = skeleton(std::mem::take(map));
+    }
+    item
 }
 
 /// An item of the fast path with its span; a droppable one becomes a skeleton.
@@ -395,13 +419,40 @@ impl From<Spanned<Value>> for LeanItem {
 }
 
 /// A sequence of items deserialized one element at a time, so that reading a large
-/// re-render holds about one full item at once.
+/// re-render holds about two full items at once. Every item but the last is cut as soon as
+/// the next one is read; the last is kept whole, so that its span can be checked against
+/// its full value ([`super::verify::verify_lean_spans`]).
 #[derive(Default)]
-struct LeanItems(Vec<LeanItem>);
+struct LeanItems {
+    cut: Vec<LeanItem>,
+    last: Option<Spanned<Value>>,
+}
+
+impl LeanItems {
+    fn push(&mut self, item: Spanned<Value>) {
+        if let Some(previous) = self.last.replace(item) {
+            self.cut.push(LeanItem::from(previous));
+        }
+    }
+
+    fn finish(self) -> Vec<LeanItem> {
+        let mut items = self.cut;
+        if let Some(last) = self.last {
+            items.push(LeanItem {
+                offset: last.defined.span().byte_offset(),
+                value: last.value,
+                cut: false,
+            });
+        }
+        items
+    }
+}
 
 impl Extend<Spanned<Value>> for LeanItems {
     fn extend<T: IntoIterator<Item = Spanned<Value>>>(&mut self, iter: T) {
-        self.0.extend(iter.into_iter().map(LeanItem::from));
+        for item in iter {
+            self.push(item);
+        }
     }
 }
 
@@ -416,12 +467,20 @@ impl<'de> Deserialize<'de> for LeanItems {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LeanItems, A::Error> {
                 let mut items = LeanItems::default();
                 while let Some(item) = seq.next_element::<Spanned<Value>>()? {
-                    items.0.push(LeanItem::from(item));
+                    items.push(item);
                 }
                 Ok(items)
             }
         }
         deserializer.deserialize_seq(ItemsVisitor)
+    }
+}
+
+/// Cuts the last item of a lean read, kept whole until its span was checked.
+fn cut_last(items: &mut [Item]) {
+    if let Some(last) = items.last_mut() {
+        let item = std::mem::replace(last, Item::new(Value::Null, None, 0));
+        *last = cut_if_droppable(item);
     }
 }
 
@@ -561,25 +620,32 @@ fn check_items(items: &[Item]) -> Result<(), InputError> {
         .filter(|(_, missing)| *missing)
         .map(|(field, _)| *field)
         .collect();
+        let place = || match item.file_ref() {
+            Some(f) => format!("{} (index {})", f.path, f.index),
+            None => format!("item {}", item.position),
+        };
         if !missing.is_empty() {
-            let place = match item.file_ref() {
-                Some(f) => format!("{} (index {})", f.path, f.index),
-                None => format!("item {}", item.position),
-            };
             return Err(InputError(format!(
-                "{place} has no {}; every item must be a Kubernetes object",
+                "{} has no {}; every item must be a Kubernetes object",
+                place(),
                 missing.join(", ")
+            )));
+        }
+        if let Some((path, len)) = super::explain::oversized_scalar(&item.value) {
+            return Err(InputError(format!(
+                "{} ({} {}) {path}: a {len}-byte string; vmesh reads strings of at most {} bytes (Kubernetes stores objects of at most 1.5 MiB)",
+                place(),
+                item.kind(),
+                item.name(),
+                crate::yaml::parse::limits::MAX_SCALAR_BYTES
             )));
         }
     }
     Ok(())
 }
 
-fn yaml_error(what: &str, error: &serde_saphyr::Error) -> InputError {
-    let text = error.to_string();
-    let first_line = text.lines().next().unwrap_or("").trim();
-    let first_line = first_line.strip_prefix("error: ").unwrap_or(first_line);
-    InputError(format!("cannot read {what}: {first_line}"))
+fn yaml_error(what: &str, error: &serde_saphyr::Error, text: &str) -> InputError {
+    InputError(super::explain::yaml_error(what, error, text))
 }
 
 #[cfg(test)]

@@ -78,6 +78,17 @@ impl KrmResult {
         Self::new(Severity::Info, message)
     }
 
+    /// The result a panic becomes (the binary's panic hook): where vmesh failed and what to
+    /// do. It never carries the panic's own message, which may quote input data.
+    pub fn internal_error(location: Option<&std::panic::Location<'_>>) -> Self {
+        let at = location
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        Self::error(format!(
+            "internal error{at}: vmesh panicked; nothing was rendered. This is a bug: please report it with the input that caused it"
+        ))
+    }
+
     pub fn with_field(mut self, path: impl Into<String>) -> Self {
         let path = path.into();
         if !path.is_empty() {
@@ -167,5 +178,30 @@ impl Results {
         self.0.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.0.dedup();
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_one_error_result_without_its_message() {
+        let result = KrmResult::internal_error(Some(std::panic::Location::caller()));
+        assert_eq!(result.severity, Severity::Error);
+        assert!(
+            result
+                .message
+                .starts_with(&format!("internal error at {}:", file!())),
+            "{}",
+            result.message
+        );
+        let mut out = String::new();
+        crate::krm::write_results_only(&mut out, std::slice::from_ref(&result));
+        let list: serde_json::Value = serde_saphyr::from_str(&out).unwrap();
+        assert_eq!(list["kind"], "ResourceList");
+        assert!(list.get("items").is_none(), "{out}");
+        assert_eq!(list["results"][0]["severity"], "error");
+        assert_eq!(list["results"][0]["message"], result.message.as_str());
     }
 }

@@ -84,7 +84,7 @@ pub fn parse_at<T: DeserializeOwned>(value: &Value, prefix: &str) -> Result<T, T
     }
 
     serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
-        let inner = error.inner().to_string();
+        let inner = redact_values(&error.inner().to_string());
         // serde_path_to_error's path already ends with the unknown key itself.
         let path = join_path(prefix, &error.path().to_string());
         if let Some((field, expected)) = unknown_field(&inner) {
@@ -99,6 +99,40 @@ pub fn parse_at<T: DeserializeOwned>(value: &Value, prefix: &str) -> Result<T, T
             }
         }
     })
+}
+
+/// Longest input value a message quotes.
+const MAX_QUOTED_VALUE_CHARS: usize = 40;
+
+/// serde's messages quote the offending value (`invalid type: string "…", expected u32`,
+/// ``unknown variant `…` ``). A value can be anything pasted into the wrong field, a private
+/// key or a token among them, so a message quotes it only when it is short and on one line,
+/// and otherwise only says that it is long.
+fn redact_values(message: &str) -> String {
+    // (what opens the value, what follows it, what replaces both)
+    for (open, close, hidden) in [
+        ("string \"", "\", expected", "a long string (not shown)"),
+        (
+            "value \"",
+            "\", expected",
+            "value (a long string, not shown)",
+        ),
+        ("`", "`, expected", "(a long value, not shown)"),
+    ] {
+        let Some(start) = message.find(open).map(|i| i + open.len()) else {
+            continue;
+        };
+        let Some(end) = message.rfind(close).filter(|&end| end >= start) else {
+            continue;
+        };
+        let quoted = &message[start..end];
+        if quoted.chars().count() > MAX_QUOTED_VALUE_CHARS || quoted.contains("\\n") {
+            let head = &message[..start - open.len()];
+            let tail = &message[end + close.len() - ", expected".len()..];
+            return format!("{head}{hidden}{tail}");
+        }
+    }
+    message.to_string()
 }
 
 fn join_path(prefix: &str, rest: &str) -> String {
@@ -187,6 +221,42 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.path, "spec.federation.flatNetwork");
         assert!(err.message.contains("invalid type"), "{}", err.message);
+    }
+
+    #[test]
+    fn long_values_are_not_quoted_in_messages() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+        let err = parse_resource::<VirtualMeshSpec>(
+            &json!({"spec": {"federation": {"flatNetwork": key}}}),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "invalid type: a long string (not shown), expected a boolean"
+        );
+        let err = parse_resource::<VirtualMeshSpec>(
+            &json!({"spec": {"globalAccessPolicy": "x".repeat(41)}}),
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.starts_with(
+                "unknown value (a long string, not shown), expected one of MESH_DEFAULT"
+            ),
+            "{}",
+            err.message
+        );
+        // Short values stay: they are what the user needs to find the mistake.
+        let err = parse_resource::<VirtualMeshSpec>(
+            &json!({"spec": {"federation": {"flatNetwork": "yes"}}}),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "invalid type: string \"yes\", expected a boolean"
+        );
     }
 
     #[test]

@@ -131,11 +131,10 @@ pub fn document_span(text: &str, start: usize) -> Option<RawSpan> {
         }
         line_start = line_end;
     }
-    Some(RawSpan {
-        start,
-        end,
-        column: 0,
-    })
+    // A document's mapping may be indented (its keys at column 2, say): re-indenting must
+    // move every line by the same amount, or the copy is no longer the same YAML.
+    let column = start - text[..start].rfind('\n').map_or(0, |n| n + 1);
+    Some(RawSpan { start, end, column })
 }
 
 fn is_document_marker(line: &str) -> bool {

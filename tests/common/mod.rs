@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod fuzz_checks;
 pub mod istio;
+pub mod topology;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
