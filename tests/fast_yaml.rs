@@ -187,9 +187,6 @@ fn anchors_tags_and_multi_line_scalars_fall_back_and_read_the_same() {
         // indentation indicators, more-indented folded lines
         "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n  data:\n    x: |2\n       indented\n",
         "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n  data:\n    x: >\n      one\n        two\n      three\n",
-        // kept empty lines at the end of a block scalar (at the end of an item they
-        // would fall outside its raw span)
-        "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n  data:\n    x: |+\n      one\n\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n",
         // complex keys, tabs, CRLF, floats
         "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n  data:\n    ? x\n    : y\n",
         "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n  data:\n    x:\ty\n",
@@ -243,7 +240,7 @@ fn hand_written_shapes_read_fast_and_the_same() {
     let bodies = [
         "  data:\n    a: on\n    b: NO\n    c: 0777\n    d: ~\n    e: null\n    f: \"quoted: text\"\n    g: 'it''s'\n    h: a#b\n    i: x # comment\n    j: \"\"\n    k: ''\n    l: True\n    m: -12\n    n: 18446744073709551615\n    o: -9223372036854775808\n    p: 10.8.1.12\n    q: ünïcödé ☃\n    r: \"\\x41\\u00e9\\U0001F600\\t\\\\\"\n    s: b]c{d}\n    t: http://x:80/y\n    u:\n    v: -x\n",
         "  spec:\n    list:\n      - a\n      -   b\n      -\n        c: d\n      - - x\n        - y\n    flow: {a: 1, b: [x, 'y', \"z\"], c: {}, d: []}\n    empty: {}\n    none: []\n",
-        "  data:\n    lit: |\n      line one\n        indented\n\n      # not a comment\n    strip: |-\n      x\n\n    keep: |+\n      x\n    folded: >\n      one\n      two\n\n      three\n    folded_strip: >-\n      a\n      b\n    after: z\n",
+        "  data:\n    lit: |\n      line one\n        indented\n\n      # not a comment\n    strip: |-\n      x\n\n    keep: |+\n      x\n\n\n    folded: >\n      one\n      two\n\n      three\n    folded_strip: >-\n      a\n      b\n    after: z\n",
         "  # comment between keys\n\n  data:   # trailing\n    x: y\n# column zero comment\n    z: w\n",
         "  \"quoted key\": 1\n  'single': 2\n  \"\": 3\n  80: http\n  1.5: x\n  true: y\n",
     ];

@@ -915,12 +915,6 @@ impl<'a> Parser<'a> {
         match chomp {
             Chomp::Strip => {}
             Chomp::Clip => out.push('\n'),
-            // Kept trailing empty lines are content, but an item's raw span ends at its
-            // last non-empty line: when they end an item, its text would lose them. Rare
-            // enough to leave to serde-saphyr, whose spans are checked line by line.
-            Chomp::Keep if pending_empty > 0 => {
-                return Err(Unsupported("kept empty lines at the end of a block scalar"));
-            }
             Chomp::Keep => {
                 for _ in 0..=pending_empty {
                     out.push('\n');
@@ -1593,10 +1587,10 @@ mod tests {
         for doc in [
             "k: |\n  a\n   b\n\n  c\n",
             "k: |-\n  a\n\n",
-            "k: |+\n  a\nz: 1\n",
+            "k: |+\n  a\n\n\nz: 1\n",
             "k: >\n  a\n  b\n\n  c\n",
             "k: >-\n  a\n  b\n",
-            "k: >+\n  a\n",
+            "k: >+\n  a\n\n",
             "k: |\n\n  a\n",
             "k: | # comment\n  # not a comment\n",
             "k:\n- |\n  a\n- b\n",
@@ -1604,9 +1598,6 @@ mod tests {
             assert_eq!(fast(doc), Ok(saphyr(doc)), "{doc}");
         }
         for doc in [
-            // Kept empty lines are left to serde-saphyr (see `block_scalar`).
-            "k: |+\n  a\n\n\nz: 1\n",
-            "k: >+\n  a\n\n",
             "k: |2\n   a\n",
             "k: >\n  a\n   b\n",
             "k: |\n",

@@ -20,8 +20,8 @@ pub struct RawSpan {
 
 /// Finds the extent of the block mapping that starts at byte `start` of `text` and whose
 /// keys sit at `column`. The item ends before the first later line whose content starts left
-/// of `column` (the next `- `, a top-level key, a document marker); trailing blank and
-/// comment lines that sit left of `column` are left out. Returns `None` for items that are
+/// of `column` (the next `- `, a top-level key, a document marker); trailing comment lines
+/// that sit left of `column`, and the blank lines after them, are left out. Returns `None` for items that are
 /// not block mappings (flow `{…}` items), which are re-emitted instead of copied.
 pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpan> {
     let bytes = text.as_bytes();
@@ -57,6 +57,7 @@ pub fn block_item_span(text: &str, start: usize, column: usize) -> Option<RawSpa
         }
         line_start = line_end;
     }
+    let end = past_blank_lines(text, end, line_start);
     Some(RawSpan { start, end, column })
 }
 
@@ -102,19 +103,42 @@ pub fn block_item_span_until(
     }
     Some(RawSpan {
         start,
-        end: end.max(first_end),
+        end: past_blank_lines(text, end.max(first_end), limit.min(text.len())),
         column,
     })
 }
 
+/// The end of the blank lines that directly follow `end` (and lie before `stop`). They
+/// belong to the item: a block scalar that keeps its trailing line breaks (`|+`) ends with
+/// them, and leaving them out of the copy would change its value. Blank lines after a
+/// trailing comment cannot be part of a scalar.
+fn past_blank_lines(text: &str, mut end: usize, stop: usize) -> usize {
+    let bytes = text.as_bytes();
+    while end < stop {
+        let line_end = memchr(b'\n', &bytes[end..stop]).map_or(stop, |n| end + n + 1);
+        if !text[end..line_end]
+            .trim_start_matches(' ')
+            .trim_end()
+            .is_empty()
+        {
+            break;
+        }
+        end = line_end;
+    }
+    end
+}
+
 /// Finds the extent of a top-level document of a `---` stream that starts at byte `start`:
-/// it ends before the next `---` or `...` marker line; trailing blank and comment lines are
-/// left out.
+/// it ends before the next `---` or `...` marker line; trailing comment lines at or left of
+/// the document's column, and the blank lines after them, are left out.
 pub fn document_span(text: &str, start: usize) -> Option<RawSpan> {
     let first = text.as_bytes().get(start)?;
     if matches!(first, b'{' | b'[' | b'&' | b'!' | b'*' | b'|' | b'>') {
         return None;
     }
+    // A document's mapping may be indented (its keys at column 2, say): re-indenting must
+    // move every line by the same amount, or the copy is no longer the same YAML.
+    let column = start - text[..start].rfind('\n').map_or(0, |n| n + 1);
     let mut line_start = start;
     let mut end = start;
     while line_start < text.len() {
@@ -126,14 +150,15 @@ pub fn document_span(text: &str, start: usize) -> Option<RawSpan> {
             break;
         }
         let content = line.trim_start_matches(' ');
-        if !(content.trim_end().is_empty() || content.starts_with('#')) {
+        let indent = line.len() - content.len();
+        // A more indented `#` line may be the content of a block scalar.
+        let comment = content.starts_with('#') && indent <= column;
+        if !(content.trim_end().is_empty() || comment) {
             end = line_end;
         }
         line_start = line_end;
     }
-    // A document's mapping may be indented (its keys at column 2, say): re-indenting must
-    // move every line by the same amount, or the copy is no longer the same YAML.
-    let column = start - text[..start].rfind('\n').map_or(0, |n| n + 1);
+    let end = past_blank_lines(text, end, line_start);
     Some(RawSpan { start, end, column })
 }
 
@@ -226,6 +251,31 @@ mod tests {
         assert_eq!(
             block_item_span_until(text, start, 2, text.len()),
             block_item_span(text, start, 2)
+        );
+    }
+
+    /// Found by the pipeline fuzz target: `|+` keeps the empty lines that end it, so they
+    /// are part of the item, and of a stream document; empty lines after a comment are not.
+    #[test]
+    fn empty_lines_that_end_a_kept_block_scalar_stay_with_the_item() {
+        let text = "items:\n- a: |+\n    m\n\n\n- b: 2\n";
+        let start = text.find("a: |+").unwrap();
+        let limit = text.find("- b").unwrap();
+        for span in [
+            block_item_span(text, start, 2).unwrap(),
+            block_item_span_until(text, start, 2, limit).unwrap(),
+        ] {
+            assert_eq!(&text[span.start..span.end], "a: |+\n    m\n\n\n");
+        }
+        let text = "items:\n- a: 1\n# note\n\n- b: 2\n";
+        let span = block_item_span(text, text.find("a: 1").unwrap(), 2).unwrap();
+        assert_eq!(&text[span.start..span.end], "a: 1\n");
+
+        let text = "a: |+\n  m\n  # content, not a comment\n\n---\nb: 2\n";
+        let span = document_span(text, 0).unwrap();
+        assert_eq!(
+            &text[span.start..span.end],
+            "a: |+\n  m\n  # content, not a comment\n\n"
         );
     }
 
