@@ -640,17 +640,23 @@ impl Variant {
                 self.pad(at);
                 self.sequence(seq, at);
             }
+            leaf => self.leaf(leaf, indent),
+        }
+    }
+
+    /// A value after `key:` or `-` that is written on the same line: a flow collection, a
+    /// block scalar or a plain or quoted scalar.
+    fn leaf(&mut self, value: &Value, indent: usize) {
+        self.out.push(' ');
+        match value {
             Value::Object(_) | Value::Array(_) => {
-                self.out.push(' ');
                 self.flow(value);
                 self.eol();
             }
             Value::String(s) if s.contains('\n') || self.c.one_in(8) => {
-                self.out.push(' ');
                 self.block_scalar(s, indent);
             }
             scalar => {
-                self.out.push(' ');
                 self.scalar(scalar);
                 self.eol();
             }
@@ -682,20 +688,7 @@ impl Variant {
                     self.out.push(' ');
                     self.sequence(inner, indent + 2);
                 }
-                Value::Object(_) | Value::Array(_) => {
-                    self.out.push(' ');
-                    self.flow(item);
-                    self.eol();
-                }
-                Value::String(s) if s.contains('\n') || self.c.one_in(8) => {
-                    self.out.push(' ');
-                    self.block_scalar(s, indent);
-                }
-                scalar => {
-                    self.out.push(' ');
-                    self.scalar(scalar);
-                    self.eol();
-                }
+                leaf => self.leaf(leaf, indent),
             }
         }
     }

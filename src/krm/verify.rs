@@ -82,6 +82,24 @@ mod tests {
     use crate::krm::write::OutputItem;
     use crate::krm::write_resource_list;
 
+    /// The list written back as a failed run writes it (every item unchanged).
+    fn written(list: &crate::krm::ResourceList) -> String {
+        let mut out = String::new();
+        write_resource_list(
+            &mut out,
+            &list.envelope,
+            &list.text,
+            list.items.iter().map(OutputItem::Input),
+            None,
+            &[],
+        );
+        out
+    }
+
+    fn values(list: &crate::krm::ResourceList) -> Vec<serde_json::Value> {
+        list.items.iter().map(|i| i.value.clone()).collect()
+    }
+
     /// Found by the read_resource_list fuzz target: a flow mapping continued at column 0.
     #[test]
     fn items_with_lines_left_of_their_keys_are_copied_whole() {
@@ -93,19 +111,8 @@ mod tests {
         ] {
             let list = read_resource_list(text.to_string()).unwrap();
             assert!(list.items[0].raw.is_none(), "{text}");
-            let mut out = String::new();
-            write_resource_list(
-                &mut out,
-                &list.envelope,
-                &list.text,
-                list.items.iter().map(OutputItem::Input),
-                None,
-                &[],
-            );
+            let out = written(&list);
             let again = read_resource_list(out.clone()).unwrap_or_else(|e| panic!("{e}\n{out}"));
-            let values = |l: &crate::krm::ResourceList| {
-                l.items.iter().map(|i| i.value.clone()).collect::<Vec<_>>()
-            };
             assert_eq!(values(&again), values(&list), "{out}");
         }
     }
@@ -127,9 +134,6 @@ mod tests {
             "{out}"
         );
         let again = crate::krm::read_stream(out.clone()).unwrap_or_else(|e| panic!("{e}\n{out}"));
-        let values = |l: &crate::krm::ResourceList| {
-            l.items.iter().map(|i| i.value.clone()).collect::<Vec<_>>()
-        };
         assert_eq!(values(&again), values(&list), "{out}");
     }
 
@@ -141,15 +145,7 @@ mod tests {
         let list = read_resource_list(text.to_string()).unwrap();
         assert!(list.items[0].raw.is_none());
         assert_eq!(list.items[0].value["data"]["z"], "w");
-        let mut out = String::new();
-        write_resource_list(
-            &mut out,
-            &list.envelope,
-            &list.text,
-            list.items.iter().map(OutputItem::Input),
-            None,
-            &[],
-        );
+        let out = written(&list);
         let again = crate::krm::read::paths::saphyr_resource_list(out.clone(), false).unwrap();
         assert_eq!(again.items[0].value, list.items[0].value, "{out}");
     }

@@ -954,6 +954,28 @@ impl<'a> Flow<'_, 'a> {
         }
     }
 
+    /// After an entry of a flow collection closed by `close`: true at the end of the
+    /// collection, false after a `,` that another entry follows.
+    fn entry_end(&mut self, close: u8, syntax: &'static str) -> R<bool> {
+        self.skip_spaces();
+        match self.byte()? {
+            b',' => {
+                self.at += 1;
+                self.skip_spaces();
+                let next = self.byte()?;
+                if next == close || next == b',' {
+                    return Err(Unsupported("empty flow entry"));
+                }
+                Ok(false)
+            }
+            b if b == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            _ => Err(Unsupported(syntax)),
+        }
+    }
+
     fn node(&mut self, depth: usize, build: bool) -> R<Value> {
         match self.byte()? {
             b'[' => self.sequence(depth, build),
@@ -1052,20 +1074,8 @@ impl<'a> Flow<'_, 'a> {
             if build {
                 seq.push(value);
             }
-            self.skip_spaces();
-            match self.byte()? {
-                b',' => {
-                    self.at += 1;
-                    self.skip_spaces();
-                    if matches!(self.byte()?, b']' | b',') {
-                        return Err(Unsupported("empty flow entry"));
-                    }
-                }
-                b']' => {
-                    self.at += 1;
-                    break;
-                }
-                _ => return Err(Unsupported("flow sequence syntax")),
+            if self.entry_end(b']', "flow sequence syntax")? {
+                break;
             }
         }
         Ok(if build {
@@ -1128,20 +1138,8 @@ impl<'a> Flow<'_, 'a> {
                 }
                 self.parser.keys.push(key);
             }
-            self.skip_spaces();
-            match self.byte()? {
-                b',' => {
-                    self.at += 1;
-                    self.skip_spaces();
-                    if matches!(self.byte()?, b'}' | b',') {
-                        return Err(Unsupported("empty flow entry"));
-                    }
-                }
-                b'}' => {
-                    self.at += 1;
-                    break;
-                }
-                _ => return Err(Unsupported("flow mapping syntax")),
+            if self.entry_end(b'}', "flow mapping syntax")? {
+                break;
             }
         }
         self.parser.keys.truncate(base);
