@@ -53,26 +53,31 @@ for tier in $tiers; do
     floor = pa + e
     printf "| %s | %d | %.1f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f%% | %.2f | %.0f | %.1f |\n",
       t, o, b/1e6, f, p/1024, (p*1024)/b, floor, f/floor, sl, 100*sl/f, r, rp/1024, 1e6*f/o }'
-  [ "$tier" = 4x50 ] && cp "$WORK/out.yaml" "$WORK/out-4x50.yaml" && cp "$WORK/in.yaml" "$WORK/in-4x50.yaml"
 done
 
 echo
-echo "Host tools on the 4x50 output (the same objects vmesh renders):"
+echo "Host tools on vmesh's output (the same objects vmesh renders), against vmesh on the same input:"
 echo
-echo "| host | objects | seconds | peak MB | vmesh render s |"
-echo "| --- | --- | --- | --- | --- |"
-pkg=$WORK/pkg; mkdir -p "$pkg"
-kpt fn sink "$pkg" < "$WORK/out-4x50.yaml" 2>/dev/null
+echo "| host | tier | objects | host s | host peak MB | vmesh s | vmesh render s (stream) |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 printf '#!/bin/sh\nexec cat\n' > "$WORK/passthrough"; chmod +x "$WORK/passthrough"
-objects=$(grep -c '^    vmesh.dev/cluster:' "$WORK/out-4x50.yaml" || true)
-read -r vm _ < <(measure /dev/null "$VMESH" < "$WORK/in-4x50.yaml")
-read -r kt kp < <(measure /dev/null kpt fn eval "$pkg" --exec "$WORK/passthrough" --output unwrap)
-echo "| kpt fn eval (pass-through exec) | $objects | $kt | $((kp / 1024)) | $vm |"
-kust=$WORK/kust; mkdir -p "$kust"
-"$VMESH" render "$WORK/in-4x50.yaml" > "$kust/objects.yaml"
-printf 'resources:\n- objects.yaml\n' > "$kust/kustomization.yaml"
-read -r ku kup < <(measure /dev/null timeout 1200 kubectl kustomize "$kust")
-echo "| kubectl kustomize | $objects | $ku | $((kup / 1024)) | $vm |"
+for tier in 2x50 4x50; do
+  m=${tier%x*}; s=${tier#*x}
+  "$SCALE" "$m" "$s" > "$WORK/host-in.yaml"
+  "$VMESH" < "$WORK/host-in.yaml" > "$WORK/host-out.yaml"
+  objects=$(grep -c '^    vmesh.dev/cluster:' "$WORK/host-out.yaml" || true)
+  read -r vm _ < <(measure /dev/null "$VMESH" < "$WORK/host-in.yaml")
+  read -r vr _ < <(measure /dev/null "$VMESH" render "$WORK/host-in.yaml")
+  pkg=$WORK/pkg-$tier; mkdir -p "$pkg"
+  kpt fn sink "$pkg" < "$WORK/host-out.yaml" 2>/dev/null
+  read -r kt kp < <(measure /dev/null kpt fn eval "$pkg" --exec "$WORK/passthrough" --output unwrap)
+  echo "| kpt fn eval (pass-through exec) | $tier | $objects | $kt | $((kp / 1024)) | $vm | $vr |"
+  kust=$WORK/kust-$tier; mkdir -p "$kust"
+  "$VMESH" render "$WORK/host-in.yaml" > "$kust/objects.yaml"
+  printf 'resources:\n- objects.yaml\n' > "$kust/kustomization.yaml"
+  read -r ku kup < <(measure /dev/null timeout 1200 kubectl kustomize "$kust")
+  echo "| kubectl kustomize | $tier | $objects | $ku | $((kup / 1024)) | $vm | $vr |"
+done
 
 echo
 RUNS=5
