@@ -91,7 +91,8 @@ fn fast_list(text: &str) -> Result<ListParts, Unsupported> {
 /// their skeleton one item at a time; when that turns out to lose a value that is needed
 /// (an item without a raw span, or aliases anywhere), the input is read again in full.
 fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
-    if lean {
+    let copyable = copyable_lines(text);
+    if lean && copyable {
         let (wire, uses_aliases) = saphyr_wire::<LeanItems>(text)?;
         if !uses_aliases {
             let items = wire.items.map(LeanItems::finish).unwrap_or_default();
@@ -112,7 +113,7 @@ fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
         }
     }
     let (wire, uses_aliases) = saphyr_wire::<Vec<Spanned<Value>>>(text)?;
-    let copy_raw = !uses_aliases;
+    let copy_raw = copyable && !uses_aliases;
     let mut items: Vec<Item> = wire
         .items
         .unwrap_or_default()
@@ -225,7 +226,8 @@ fn fast_stream(text: &str) -> Result<Vec<Item>, Unsupported> {
 /// for [`saphyr_list`].
 fn saphyr_stream(text: &str, lean: bool) -> Result<Vec<Item>, InputError> {
     let find = |t: &str, start: usize, _: usize| raw::document_span(t, start);
-    if lean {
+    let copyable = copyable_lines(text);
+    if lean && copyable {
         let (docs, uses_aliases) = saphyr_docs::<LeanItems>(text)?;
         if !uses_aliases && let Some(mut items) = lean_items(text, docs.finish(), true, find) {
             cut_last(&mut items);
@@ -233,7 +235,7 @@ fn saphyr_stream(text: &str, lean: bool) -> Result<Vec<Item>, InputError> {
         }
     }
     let (docs, uses_aliases) = saphyr_docs::<Vec<Spanned<Value>>>(text)?;
-    let copy_raw = !uses_aliases;
+    let copy_raw = copyable && !uses_aliases;
     Ok(docs
         .into_iter()
         .filter(|doc| !doc.value.is_null())
@@ -525,6 +527,16 @@ fn item_span(
     span_at(text, start, &find)
 }
 
+/// Whether items of `text` can be copied line by line: its lines end in `\n` (or `\r\n`)
+/// only. A lone `\r` also ends a YAML line, and a copy re-indented at `\n`s alone would
+/// no longer be the same YAML; such input is re-emitted from its values instead. (The fast
+/// reader refuses carriage returns and non-ASCII line breaks altogether.)
+fn copyable_lines(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let lone_cr = memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'));
+    !lone_cr && !text.contains(['\u{85}', '\u{2028}', '\u{2029}'])
+}
+
 /// The raw span of an object item whose node starts at byte `start`.
 fn span_at(
     text: &str,
@@ -654,6 +666,18 @@ mod tests {
 
     fn read(text: &str) -> Result<ResourceList, InputError> {
         read_resource_list(text.to_string())
+    }
+
+    /// Found by the reader fuzz target: a lone `\r` ends a YAML line, so copying the item
+    /// re-indented at `\n`s would change its structure.
+    #[test]
+    fn items_with_lone_carriage_returns_are_not_copied() {
+        let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n  data:\r    x: y\n    z: w\n";
+        let list = read(text).unwrap();
+        assert!(list.items[0].raw.is_none());
+        assert_eq!(list.items[0].value["data"]["z"], "w");
+        assert!(copyable_lines("a: 1\r\nb: 2\r\n"));
+        assert!(!copyable_lines("a: 1\u{2028}b: 2\n"));
     }
 
     #[test]
