@@ -67,13 +67,15 @@ for tier in 2x50 4x50; do
   "$VMESH" < "$WORK/host-in.yaml" > "$WORK/host-out.yaml"
   objects=$(grep -c '^    vmesh.dev/cluster:' "$WORK/host-out.yaml" || true)
   read -r vm _ < <(measure /dev/null "$VMESH" < "$WORK/host-in.yaml")
-  read -r vr _ < <(measure /dev/null "$VMESH" render "$WORK/host-in.yaml")
+  src=$WORK/src-$tier; mkdir -p "$src"
+  kpt fn sink "$src" < "$WORK/host-in.yaml" 2>/dev/null
+  read -r vr _ < <(measure /dev/null "$VMESH" render "$src")
   pkg=$WORK/pkg-$tier; mkdir -p "$pkg"
   kpt fn sink "$pkg" < "$WORK/host-out.yaml" 2>/dev/null
   read -r kt kp < <(measure /dev/null kpt fn eval "$pkg" --exec "$WORK/passthrough" --output unwrap)
   echo "| kpt fn eval (pass-through exec) | $tier | $objects | $kt | $((kp / 1024)) | $vm | $vr |"
   kust=$WORK/kust-$tier; mkdir -p "$kust"
-  "$VMESH" render "$WORK/host-in.yaml" > "$kust/objects.yaml"
+  "$VMESH" render "$src" > "$kust/objects.yaml"
   printf 'resources:\n- objects.yaml\n' > "$kust/kustomization.yaml"
   read -r ku kup < <(measure /dev/null timeout 1200 kubectl kustomize "$kust")
   echo "| kubectl kustomize | $tier | $objects | $ku | $((kup / 1024)) | $vm | $vr |"

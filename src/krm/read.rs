@@ -305,8 +305,9 @@ pub fn droppable(item: &Map<String, Value>) -> bool {
 }
 
 /// What is kept of a droppable item: `apiVersion`, `kind` and `metadata` with only `name`,
-/// `namespace`, `labels` and `annotations` — enough to see it as vmesh's, drop it, and
-/// name it in results. Its text is still copied from the input when a run fails.
+/// `namespace` and `labels` — enough to see it as vmesh's and drop it (no stage reads the
+/// annotations of vmesh's own outputs, and they are most of a skeleton's size). Its text is
+/// still copied from the input when a run fails.
 pub fn skeleton(item: Map<String, Value>) -> Value {
     let mut kept = Map::with_capacity(3);
     for (key, value) in item {
@@ -317,7 +318,7 @@ pub fn skeleton(item: Map<String, Value>) -> Value {
             "metadata" => {
                 let value = match value {
                     Value::Object(metadata) => {
-                        let fields = ["name", "namespace", "labels", "annotations"];
+                        let fields = ["name", "namespace", "labels"];
                         let n = metadata
                             .keys()
                             .filter(|k| fields.contains(&k.as_str()))
