@@ -35,6 +35,14 @@ impl RenderedCluster {
         self.starts.len()
     }
 
+    /// Appends the documents of the next piece of the same cluster.
+    fn append(&mut self, next: RenderedCluster) {
+        let offset = self.text.len();
+        self.text.push_str(&next.text);
+        self.starts
+            .extend(next.starts.into_iter().map(|s| s + offset));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.starts.is_empty()
     }
@@ -121,16 +129,36 @@ pub fn render(
     );
     let all = dedup(all, plan, api_versions)?;
     let groups = group_by_cluster(&all);
+    let jobs = split_for_cores(&groups);
 
     let cache = ContextCache::new(plan);
-    let done = crate::parallel::in_parallel(&groups, |group| {
-        render_cluster(group, plan, engine, &cache, api_versions, options)
+    let done = crate::parallel::in_parallel(&jobs, |job| {
+        render_cluster(
+            job.outputs,
+            job.first_index_in_file,
+            plan,
+            engine,
+            &cache,
+            api_versions,
+            options,
+        )
+        .map(|rendered| (job.group, rendered))
     });
-    let mut clusters = Vec::with_capacity(done.len());
+    let mut clusters: Vec<RenderedCluster> = Vec::with_capacity(groups.len());
+    let mut last_group = usize::MAX;
     let mut errors = Vec::new();
     for result in done {
         match result {
-            Ok(cluster) => clusters.push(cluster),
+            Ok((group, part)) if group == last_group => {
+                let cluster = clusters
+                    .last_mut()
+                    .expect("a part follows its cluster's first");
+                cluster.append(part);
+            }
+            Ok((group, part)) => {
+                last_group = group;
+                clusters.push(part);
+            }
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -207,8 +235,47 @@ fn group_by_cluster<'a, 'p>(all: &'a [Output<'p>]) -> Vec<&'a [Output<'p>]> {
     groups
 }
 
+/// A piece of one cluster's outputs to render on one core.
+struct Job<'a, 'p> {
+    /// Index of the cluster's group.
+    group: usize,
+    outputs: &'a [Output<'p>],
+    /// kpt's index of the first output within its file (outputs before it in the same file
+    /// belong to the previous piece).
+    first_index_in_file: usize,
+}
+
+/// One job per cluster when there are at least as many clusters as cores; otherwise (one
+/// cluster's slice, say) each cluster is cut into pieces so that every core has work.
+fn split_for_cores<'a, 'p>(groups: &[&'a [Output<'p>]]) -> Vec<Job<'a, 'p>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pieces_per_group = if groups.len() >= cores { 1 } else { 4 * cores };
+    let mut jobs = Vec::new();
+    for (group, outputs) in groups.iter().enumerate() {
+        let size = outputs.len().div_ceil(pieces_per_group).max(1);
+        let mut index_in_file = 0usize;
+        for (i, output) in outputs.iter().enumerate() {
+            if i > 0 {
+                let previous = &outputs[i - 1];
+                let same_file = previous.namespace == output.namespace
+                    && previous.kind.kind() == output.kind.kind();
+                index_in_file = if same_file { index_in_file + 1 } else { 0 };
+            }
+            if i % size == 0 {
+                jobs.push(Job {
+                    group,
+                    outputs: &outputs[i..(i + size).min(outputs.len())],
+                    first_index_in_file: index_in_file,
+                });
+            }
+        }
+    }
+    jobs
+}
+
 fn render_cluster(
     outputs: &[Output],
+    first_index_in_file: usize,
     plan: &Plan,
     engine: &Engine,
     cache: &ContextCache,
@@ -220,12 +287,13 @@ fn render_cluster(
         ..RenderedCluster::default()
     };
     let mut errors = Vec::new();
-    let mut index_in_file = 0usize;
+    let mut index_in_file = first_index_in_file;
     for (i, output) in outputs.iter().enumerate() {
-        let same_file = i > 0
-            && outputs[i - 1].namespace == output.namespace
-            && outputs[i - 1].kind.kind() == output.kind.kind();
-        index_in_file = if same_file { index_in_file + 1 } else { 0 };
+        if i > 0 {
+            let same_file = outputs[i - 1].namespace == output.namespace
+                && outputs[i - 1].kind.kind() == output.kind.kind();
+            index_in_file = if same_file { index_in_file + 1 } else { 0 };
+        }
         match render_one(output, plan, engine, cache, api_versions) {
             Ok(mut value) => {
                 if options.kpt_paths {
