@@ -191,7 +191,7 @@ fn finish_list(parts: ListParts, text: String) -> Result<ResourceList, InputErro
             )));
         }
     }
-    check_items(&parts.items)?;
+    check_items(&parts.items, &text)?;
     Ok(ResourceList {
         envelope: Envelope::List { api_version, kind },
         items: parts.items,
@@ -278,7 +278,7 @@ fn finish_stream(
         drop(items);
         return read_list(text);
     }
-    check_items(&items)?;
+    check_items(&items, &text)?;
     Ok(ResourceList {
         envelope: Envelope::Stream,
         items,
@@ -616,7 +616,10 @@ fn check_shape(text: &str) -> Result<(), InputError> {
 }
 
 /// Every item must be a Kubernetes object: a mapping with apiVersion, kind and metadata.name.
-fn check_items(items: &[Item]) -> Result<(), InputError> {
+fn check_items(items: &[Item], text: &str) -> Result<(), InputError> {
+    // No scalar is longer than the text it was read from (escapes and folding only
+    // shorten), so a short input needs no search for long strings.
+    let may_hold_long_strings = text.len() > crate::yaml::parse::limits::MAX_SCALAR_BYTES;
     for item in items {
         if !item.value.is_object() {
             return Err(InputError(format!(
@@ -643,6 +646,9 @@ fn check_items(items: &[Item]) -> Result<(), InputError> {
                 place(),
                 missing.join(", ")
             )));
+        }
+        if !may_hold_long_strings {
+            continue;
         }
         if let Some((path, len)) = super::explain::oversized_scalar(&item.value) {
             return Err(InputError(format!(
