@@ -183,11 +183,14 @@ pub fn append_reindented(out: &mut String, text: &str, span: RawSpan, target: us
             continue;
         }
         let content = line.trim_start_matches(' ');
-        if content.trim_end_matches(['\n', '\r']).is_empty() {
+        let old_indent = line.len() - content.len();
+        // A line of spaces only is empty, unless it is deeper than the item's keys: inside a
+        // block scalar the spaces past the scalar's indentation are content, and they move
+        // with the rest.
+        if content.trim_end_matches(['\n', '\r']).is_empty() && old_indent <= span.column {
             out.push('\n');
             continue;
         }
-        let old_indent = line.len() - content.len();
         let new_indent = (old_indent + target).saturating_sub(span.column);
         for _ in 0..new_indent {
             out.push(' ');
@@ -252,6 +255,18 @@ mod tests {
             block_item_span_until(text, start, 2, text.len()),
             block_item_span(text, start, 2)
         );
+    }
+
+    /// A literal block scalar with a line of spaces deeper than its indentation: those
+    /// spaces are content, and a copy moved to another column keeps them.
+    #[test]
+    fn spaces_inside_block_scalars_survive_reindenting() {
+        let text = "items:\n    - a: |\n          one\n            \n          two\n\n      b: 1\n";
+        let start = text.find("a: |").unwrap();
+        let span = block_item_span(text, start, 6).unwrap();
+        let mut out = String::from("- ");
+        append_reindented(&mut out, text, span, 2);
+        assert_eq!(out, "- a: |\n      one\n        \n      two\n\n  b: 1\n");
     }
 
     /// Found by the pipeline fuzz target: `|+` keeps the empty lines that end it, so they
