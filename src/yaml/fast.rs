@@ -67,6 +67,18 @@ pub struct ParsedItem {
     pub next: usize,
 }
 
+impl ParsedItem {
+    /// An item read in full; `next` is set once the reader has passed it.
+    fn whole(value: Value, start: usize) -> Self {
+        ParsedItem {
+            value,
+            start,
+            skipped: false,
+            next: 0,
+        }
+    }
+}
+
 /// Turns each item into what the caller keeps, as soon as it is read (so that what is
 /// dropped from an item is freed before the next one is read).
 pub type Finish<'f, T> = &'f mut dyn FnMut(ParsedItem) -> R<T>;
@@ -264,6 +276,19 @@ impl<'a> Parser<'a> {
         self.pos = (self.eol + 1).min(self.b.len());
     }
 
+    /// True when nothing but a comment follows `at` on the current line, so that the value
+    /// after an indicator or key lies on the lines below: then moves to the next line,
+    /// counting the comment.
+    fn value_is_below(&mut self, at: usize) -> bool {
+        match self.byte(at) {
+            Some(b'#') => self.events += 1,
+            None | Some(b'\n') => {}
+            Some(_) => return false,
+        }
+        self.next_line();
+        true
+    }
+
     fn byte(&self, at: usize) -> Option<u8> {
         self.b.get(at).copied()
     }
@@ -445,46 +470,34 @@ impl<'a> Parser<'a> {
         build: bool,
     ) -> R<Value> {
         let p = self.skip_spaces(self.pos);
-        match self.byte(p) {
-            None | Some(b'\n') | Some(b'#') => {
-                if self.byte(p) == Some(b'#') {
-                    self.events += 1;
+        if self.value_is_below(p) {
+            return match self.content_line()? {
+                Some((indent, q)) if indent > parent => self.block_node(q, indent, depth, build),
+                Some((indent, q)) if indent == parent && !in_sequence && self.is_entry_dash(q) => {
+                    self.pos = q;
+                    self.block_sequence(indent, depth, build)
                 }
-                self.next_line();
-                match self.content_line()? {
-                    Some((indent, q)) if indent > parent => {
-                        self.block_node(q, indent, depth, build)
-                    }
-                    Some((indent, q))
-                        if indent == parent && !in_sequence && self.is_entry_dash(q) =>
-                    {
-                        self.pos = q;
-                        self.block_sequence(indent, depth, build)
-                    }
-                    _ => {
-                        self.scalar_node();
-                        Ok(Value::Null)
-                    }
+                _ => {
+                    self.scalar_node();
+                    Ok(Value::Null)
                 }
-            }
-            Some(_) => {
-                if p == self.pos {
-                    return Err(Unsupported("no space after an indicator"));
-                }
-                self.pos = p;
-                let col = p - self.line_start;
-                if self.is_entry_dash(p) {
-                    if !in_sequence {
-                        return Err(Unsupported("sequence entry after a key"));
-                    }
-                    return self.block_sequence(col, depth, build);
-                }
-                if in_sequence && let Some(key) = self.try_key(p)? {
-                    return Ok(self.block_mapping(col, depth, build, None, key)?.0);
-                }
-                self.inline_value(parent, depth, build)
-            }
+            };
         }
+        if p == self.pos {
+            return Err(Unsupported("no space after an indicator"));
+        }
+        self.pos = p;
+        let col = p - self.line_start;
+        if self.is_entry_dash(p) {
+            if !in_sequence {
+                return Err(Unsupported("sequence entry after a key"));
+            }
+            return self.block_sequence(col, depth, build);
+        }
+        if in_sequence && let Some(key) = self.try_key(p)? {
+            return Ok(self.block_mapping(col, depth, build, None, key)?.0);
+        }
+        self.inline_value(parent, depth, build)
     }
 
     /// A block sequence whose first `-` is at `pos`, column `col`.
@@ -624,20 +637,15 @@ impl<'a> Parser<'a> {
     /// The value of the top-level `items:`: a block sequence of items, `[]`, or nothing.
     fn items_after_key<T>(&mut self, skip_rest: SkipRest<'_>, finish: Finish<'_, T>) -> R<Vec<T>> {
         let p = self.skip_spaces(self.pos);
-        match self.byte(p) {
-            None | Some(b'\n') | Some(b'#') => {}
-            Some(b'[') if p > self.pos => {
+        if !self.value_is_below(p) {
+            if self.byte(p) == Some(b'[') && p > self.pos {
                 return match self.value_after_indicator(0, false, 2, true)? {
                     Value::Array(items) if items.is_empty() => Ok(Vec::new()),
                     _ => Err(Unsupported("flow items")),
                 };
             }
-            Some(_) => return Err(Unsupported("items is not a block sequence")),
+            return Err(Unsupported("items is not a block sequence"));
         }
-        if self.byte(p) == Some(b'#') {
-            self.events += 1;
-        }
-        self.next_line();
         let col = match self.content_line()? {
             Some((indent, q)) if self.is_entry_dash(q) => {
                 self.pos = q;
@@ -673,52 +681,29 @@ impl<'a> Parser<'a> {
     /// One `- ` entry of `items` (`pos` just past the `-`).
     fn item_entry(&mut self, col: usize, skip_rest: SkipRest<'_>) -> R<ParsedItem> {
         let p = self.skip_spaces(self.pos);
-        match self.byte(p) {
-            None | Some(b'\n') | Some(b'#') => {
-                if self.byte(p) == Some(b'#') {
-                    self.events += 1;
-                }
-                self.next_line();
-                match self.content_line()? {
-                    Some((indent, q)) if indent > col => {
-                        if let Some(key) = self.try_key(q)? {
-                            return self.item_mapping(indent, 3, skip_rest, q, key);
-                        }
-                        let value = self.block_node(q, indent, 3, true)?;
-                        Ok(ParsedItem {
-                            value,
-                            start: q,
-                            skipped: false,
-                            next: 0,
-                        })
+        if self.value_is_below(p) {
+            return match self.content_line()? {
+                Some((indent, q)) if indent > col => {
+                    if let Some(key) = self.try_key(q)? {
+                        return self.item_mapping(indent, 3, skip_rest, q, key);
                     }
-                    _ => {
-                        self.scalar_node();
-                        Ok(ParsedItem {
-                            value: Value::Null,
-                            start: p,
-                            skipped: false,
-                            next: 0,
-                        })
-                    }
+                    let value = self.block_node(q, indent, 3, true)?;
+                    Ok(ParsedItem::whole(value, q))
                 }
-            }
-            Some(_) => {
-                if p == self.pos {
-                    return Err(Unsupported("no space after an indicator"));
+                _ => {
+                    self.scalar_node();
+                    Ok(ParsedItem::whole(Value::Null, p))
                 }
-                if let Some(key) = self.try_key(p)? {
-                    return self.item_mapping(p - self.line_start, 3, skip_rest, p, key);
-                }
-                let value = self.value_after_indicator(col, true, 3, true)?;
-                Ok(ParsedItem {
-                    value,
-                    start: p,
-                    skipped: false,
-                    next: 0,
-                })
-            }
+            };
         }
+        if p == self.pos {
+            return Err(Unsupported("no space after an indicator"));
+        }
+        if let Some(key) = self.try_key(p)? {
+            return self.item_mapping(p - self.line_start, 3, skip_rest, p, key);
+        }
+        let value = self.value_after_indicator(col, true, 3, true)?;
+        Ok(ParsedItem::whole(value, p))
     }
 
     /// A scalar, flow collection or block scalar starting at `pos`, after `key: ` or `- `
