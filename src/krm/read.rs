@@ -128,7 +128,7 @@ fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
         .collect();
     super::verify::verify_spans(text, &mut items);
     if lean {
-        items = items.into_iter().map(cut_if_droppable).collect();
+        items.iter_mut().for_each(cut_if_droppable);
     }
     Ok(ListParts {
         api_version: wire.api_version,
@@ -139,11 +139,9 @@ fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
     })
 }
 
-/// The one document of a ResourceList, and whether the input uses anchors or aliases.
-fn saphyr_wire<I>(text: &str) -> Result<(Wire<I>, bool), InputError>
-where
-    I: for<'de> Deserialize<'de>,
-{
+/// vmesh's parser options, and a flag set once parsing has seen an anchor or an alias
+/// (items read through aliases have no text of their own to copy).
+fn options_noting_aliases() -> (serde_saphyr::Options, Rc<Cell<bool>>) {
     let uses_aliases = Rc::new(Cell::new(false));
     let flag = uses_aliases.clone();
     let options = parse::options().with_budget_report(move |report| {
@@ -151,6 +149,15 @@ where
             flag.set(true);
         }
     });
+    (options, uses_aliases)
+}
+
+/// The one document of a ResourceList, and whether the input uses anchors or aliases.
+fn saphyr_wire<I>(text: &str) -> Result<(Wire<I>, bool), InputError>
+where
+    I: for<'de> Deserialize<'de>,
+{
+    let (options, uses_aliases) = options_noting_aliases();
     let docs: Vec<Wire<I>> =
         serde_saphyr::from_str_multiple_with_options(text, options).map_err(|e| {
             match super::explain::not_a_resource_list(text) {
@@ -251,13 +258,7 @@ fn saphyr_docs<C>(text: &str) -> Result<(C, bool), InputError>
 where
     C: Default + Extend<Spanned<Value>>,
 {
-    let uses_aliases = Rc::new(Cell::new(false));
-    let flag = uses_aliases.clone();
-    let options = parse::options().with_budget_report(move |report| {
-        if report.aliases > 0 || report.anchors > 0 {
-            flag.set(true);
-        }
-    });
+    let (options, uses_aliases) = options_noting_aliases();
     let docs: C = serde_saphyr::from_str_multiple_with_options::<Spanned<Value>, C>(text, options)
         .map_err(|e| yaml_error("the input stream", &e, text))?;
     Ok((docs, uses_aliases.get()))
@@ -357,20 +358,22 @@ fn compact(value: Value) -> Value {
 /// An item read in full; with `lean`, cut to its skeleton when it is droppable and can be
 /// copied from the input.
 fn item(value: Value, span: Option<RawSpan>, position: usize, lean: bool) -> Item {
-    let item = Item::new(value, span, position);
-    if lean { cut_if_droppable(item) } else { item }
+    let mut item = Item::new(value, span, position);
+    if lean {
+        cut_if_droppable(&mut item);
+    }
+    item
 }
 
-/// The item cut to its skeleton when it is droppable and its text can be copied from the
+/// Cuts the item to its skeleton when it is droppable and its text can be copied from the
 /// input (its raw span has been checked).
-fn cut_if_droppable(mut item: Item) -> Item {
+fn cut_if_droppable(item: &mut Item) {
     if item.raw.is_some()
         && let Value::Object(map) = &mut item.value
         && droppable(map)
     {
         item.value = skeleton(std::mem::take(map));
     }
-    item
 }
 
 /// An item of the fast path with its span; a droppable one becomes a skeleton.
@@ -385,14 +388,12 @@ fn fast_item(
     } else {
         None
     };
-    let value = match (item.value, span) {
-        (Value::Object(map), Some(_)) if droppable(&map) => skeleton(map),
-        (_, None) if item.skipped => {
-            return Err(Unsupported("skipped an item without a raw span"));
-        }
-        (value, _) => value,
-    };
-    Ok(Item::new(value, span, position))
+    if span.is_none() && item.skipped {
+        return Err(Unsupported("skipped an item without a raw span"));
+    }
+    let mut item = Item::new(item.value, span, position);
+    cut_if_droppable(&mut item);
+    Ok(item)
 }
 
 /// One element of `items` (or one stream document) read by serde-saphyr: droppable ones are
@@ -482,8 +483,7 @@ impl<'de> Deserialize<'de> for LeanItems {
 /// Cuts the last item of a lean read, kept whole until its span was checked.
 fn cut_last(items: &mut [Item]) {
     if let Some(last) = items.last_mut() {
-        let item = std::mem::replace(last, Item::new(Value::Null, None, 0));
-        *last = cut_if_droppable(item);
+        cut_if_droppable(last);
     }
 }
 
