@@ -256,10 +256,7 @@ fn split_for_cores<'a, 'p>(groups: &[&'a [Output<'p>]]) -> Vec<Job<'a, 'p>> {
         let mut index_in_file = 0usize;
         for (i, output) in outputs.iter().enumerate() {
             if i > 0 {
-                let previous = &outputs[i - 1];
-                let same_file = previous.namespace == output.namespace
-                    && previous.kind.kind() == output.kind.kind();
-                index_in_file = if same_file { index_in_file + 1 } else { 0 };
+                index_in_file = next_index_in_file(&outputs[i - 1], output, index_in_file);
             }
             if i % size == 0 {
                 jobs.push(Job {
@@ -271,6 +268,14 @@ fn split_for_cores<'a, 'p>(groups: &[&'a [Output<'p>]]) -> Vec<Job<'a, 'p>> {
         }
     }
     jobs
+}
+
+/// kpt's index of `output` within its file (one file per namespace and kind, in output
+/// order), given the index of the output before it.
+fn next_index_in_file(previous: &Output, output: &Output, previous_index: usize) -> usize {
+    let same_file =
+        previous.namespace == output.namespace && previous.kind.kind() == output.kind.kind();
+    if same_file { previous_index + 1 } else { 0 }
 }
 
 fn render_cluster(
@@ -290,9 +295,7 @@ fn render_cluster(
     let mut index_in_file = first_index_in_file;
     for (i, output) in outputs.iter().enumerate() {
         if i > 0 {
-            let same_file = outputs[i - 1].namespace == output.namespace
-                && outputs[i - 1].kind.kind() == output.kind.kind();
-            index_in_file = if same_file { index_in_file + 1 } else { 0 };
+            index_in_file = next_index_in_file(&outputs[i - 1], output, index_in_file);
         }
         match render_one(output, plan, engine, cache, api_versions) {
             Ok(mut value) => {
