@@ -218,14 +218,21 @@ mod tests {
         assert_eq!(&text[span.start..span.end], "d: 2\n");
     }
 
+    /// The item whose first key is `first`, at `column`, copied as a `- ` item at column 2.
+    fn reindented(text: &str, first: &str, column: usize) -> String {
+        let span = block_item_span(text, text.find(first).unwrap(), column).unwrap();
+        let mut out = String::from("- ");
+        append_reindented(&mut out, text, span, 2);
+        out
+    }
+
     #[test]
     fn reindents_wider_items_to_two_spaces() {
         let text = "items:\n    -   a: 1\n        b: |\n          keep\n\n            this\n";
-        let start = text.find("a: 1").unwrap();
-        let span = block_item_span(text, start, 8).unwrap();
-        let mut out = String::from("- ");
-        append_reindented(&mut out, text, span, 2);
-        assert_eq!(out, "- a: 1\n  b: |\n    keep\n\n      this\n");
+        assert_eq!(
+            reindented(text, "a: 1", 8),
+            "- a: 1\n  b: |\n    keep\n\n      this\n"
+        );
     }
 
     #[test]
@@ -262,11 +269,10 @@ mod tests {
     #[test]
     fn spaces_inside_block_scalars_survive_reindenting() {
         let text = "items:\n    - a: |\n          one\n            \n          two\n\n      b: 1\n";
-        let start = text.find("a: |").unwrap();
-        let span = block_item_span(text, start, 6).unwrap();
-        let mut out = String::from("- ");
-        append_reindented(&mut out, text, span, 2);
-        assert_eq!(out, "- a: |\n      one\n        \n      two\n\n  b: 1\n");
+        assert_eq!(
+            reindented(text, "a: |", 6),
+            "- a: |\n      one\n        \n      two\n\n  b: 1\n"
+        );
     }
 
     /// Found by the pipeline fuzz target: `|+` keeps the empty lines that end it, so they
