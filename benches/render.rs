@@ -18,15 +18,7 @@ use vmesh::{OutputStyle, RunOptions};
 fn render(text: &str) -> (Duration, vmesh::Outcome) {
     let start = Instant::now();
     let list = vmesh::krm::read_resource_list(text.to_string()).expect("input parses");
-    let outcome = vmesh::run(
-        list,
-        &RunOptions {
-            config: None,
-            style: OutputStyle::ResourceList,
-            base_dir: None,
-            now: None,
-        },
-    );
+    let outcome = vmesh::run(list, &RunOptions::new(OutputStyle::ResourceList));
     assert_eq!(
         outcome.exit_code,
         0,

@@ -406,10 +406,8 @@ fn run_function() -> ExitCode {
             kustomize::restore_original_names(&mut list.items);
             let base_dir = config_dir(list.function_config.as_ref()).unwrap_or(cwd);
             let options = RunOptions {
-                config: None,
-                style: OutputStyle::ResourceList,
                 base_dir: Some(base_dir),
-                now: None,
+                ..RunOptions::new(OutputStyle::ResourceList)
             };
             let outcome = vmesh::run(list, &options);
             if std::env::var_os("VMESH_TIMINGS").is_some() {

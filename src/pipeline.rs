@@ -40,6 +40,18 @@ pub struct RunOptions {
     pub now: Option<std::time::SystemTime>,
 }
 
+impl RunOptions {
+    /// Output in `style`, with the input's functionConfig, no base directory, and the clock.
+    pub fn new(style: OutputStyle) -> Self {
+        RunOptions {
+            config: None,
+            style,
+            base_dir: None,
+            now: None,
+        }
+    }
+}
+
 /// The outcome of a run: what to print on stdout, the results, and the exit code.
 #[derive(Debug)]
 pub struct Outcome {
@@ -381,15 +393,7 @@ mod tests {
     fn certificate_errors_are_reported_with_plan_errors() {
         let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: discovery.mesh.gloo.solo.io/v1\n  kind: Mesh\n  metadata: {name: m, namespace: gloo-mesh}\n  spec:\n    istio:\n      installation: {namespace: istio-system}\n- apiVersion: networking.mesh.gloo.solo.io/v1\n  kind: VirtualMesh\n  metadata: {name: vm, namespace: gloo-mesh}\n  spec:\n    meshes: [{name: m, namespace: gloo-mesh}]\n    mtlsConfig:\n      shared:\n        rootCertificateAuthority:\n          secret: {name: missing, namespace: gloo-mesh}\n";
         let list = crate::krm::read_resource_list(text.to_string()).unwrap();
-        let outcome = run(
-            list,
-            &RunOptions {
-                config: None,
-                style: OutputStyle::ResourceList,
-                base_dir: None,
-                now: None,
-            },
-        );
+        let outcome = run(list, &RunOptions::new(OutputStyle::ResourceList));
         let errors: Vec<&str> = outcome
             .results
             .iter()

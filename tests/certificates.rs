@@ -45,10 +45,9 @@ fn run_at(text: &str, now: Option<SystemTime>, style: OutputStyle) -> vmesh::Out
     vmesh::run(
         list,
         &RunOptions {
-            config: None,
-            style,
             base_dir: Some(common::root()),
             now,
+            ..RunOptions::new(style)
         },
     )
 }

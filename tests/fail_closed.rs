@@ -37,10 +37,8 @@ fn run(text: &str, style: OutputStyle) -> vmesh::Outcome {
     vmesh::run(
         list,
         &RunOptions {
-            config: None,
-            style,
             base_dir: Some(common::root()),
-            now: None,
+            ..RunOptions::new(style)
         },
     )
 }

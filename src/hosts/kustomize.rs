@@ -237,9 +237,8 @@ fn plugin_cluster(plugin: &PluginConfig) -> &str {
 fn options(config: RenderConfig, style: OutputStyle, base: &Path) -> RunOptions {
     RunOptions {
         config: Some(config),
-        style,
         base_dir: Some(base.to_path_buf()),
-        now: None,
+        ..RunOptions::new(style)
     }
 }
 

@@ -91,9 +91,8 @@ fn prepare(args: &RenderArgs) -> Result<(Prepared, Reply), Reply> {
         list,
         &RunOptions {
             config: Some(config),
-            style: OutputStyle::GeneratedStream,
             base_dir,
-            now: None,
+            ..RunOptions::new(OutputStyle::GeneratedStream)
         },
     );
     if outcome.failed() {

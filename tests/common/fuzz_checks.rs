@@ -80,10 +80,8 @@ fn full_values(text: &str) -> Vec<Value> {
 
 fn options(style: OutputStyle) -> RunOptions {
     RunOptions {
-        config: None,
-        style,
-        base_dir: None,
         now: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000)),
+        ..RunOptions::new(style)
     }
 }
 

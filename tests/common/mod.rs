@@ -20,10 +20,8 @@ pub fn run_function(text: &str) -> Outcome {
         Ok(list) => vmesh::run(
             list,
             &RunOptions {
-                config: None,
-                style: OutputStyle::ResourceList,
                 base_dir: Some(root()),
-                now: None,
+                ..RunOptions::new(OutputStyle::ResourceList)
             },
         ),
         Err(e) => panic!("input does not parse: {e}"),
