@@ -29,6 +29,17 @@ pub fn in_parallel<J: Sync, R: Send>(jobs: &[J], work: impl Fn(&J) -> R + Sync) 
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Frees `value` on a thread of its own. A run ends holding its inputs, index, plan and
+/// template contexts: tens of MB in millions of small allocations, whose freeing took a
+/// fifth of a one-cluster slice's time. Freed here, that work overlaps the host printing
+/// the output, and a command-line host exits without waiting for it.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    // When no thread can be started, the failed spawn drops `value` on this thread.
+    let _ = std::thread::Builder::new()
+        .name("vmesh-free".into())
+        .spawn(move || drop(value));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +51,20 @@ mod tests {
             in_parallel(&jobs, |j| j * 2),
             jobs.iter().map(|j| j * 2).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_value_dropped_in_the_background_is_dropped() {
+        struct Signal(std::sync::mpsc::Sender<()>);
+        impl Drop for Signal {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        drop_in_background(Signal(sender));
+        receiver
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the value is dropped");
     }
 }

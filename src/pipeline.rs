@@ -177,7 +177,9 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
             KrmResult::warning(message),
         ));
     }
-    success(list, &inputs, &plan, clusters, results, options.style)
+    let outcome = success(&mut list, &inputs, &plan, clusters, results, options.style);
+    crate::parallel::drop_in_background((list, inputs, plan, certificates));
+    outcome
 }
 
 /// The time, the seed (read from where `caSeed` says) and the seeded validity start.
@@ -300,7 +302,7 @@ pub fn failure(list: &ResourceList, results: Results, style: OutputStyle) -> Out
 }
 
 fn success(
-    mut list: ResourceList,
+    list: &mut ResourceList,
     inputs: &Inputs,
     plan: &Plan,
     clusters: Vec<RenderedCluster>,
@@ -308,7 +310,7 @@ fn success(
     style: OutputStyle,
 ) -> Outcome {
     if plan.config.write_status {
-        write_status(&mut list, inputs, plan);
+        write_status(list, inputs, plan);
     }
     let owned: BTreeSet<usize> = inputs.owned.iter().copied().collect();
     let kept = list

@@ -162,6 +162,7 @@ pub fn render(
             Err(mut e) => errors.append(&mut e),
         }
     }
+    crate::parallel::drop_in_background(cache);
     if errors.is_empty() {
         Ok(clusters)
     } else {
