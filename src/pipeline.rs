@@ -159,7 +159,7 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
         kpt_paths: options.style == OutputStyle::ResourceList,
     };
 
-    let clusters = match render::render(&plan, &inputs, &certificates, &engine, render_options) {
+    let clusters = match render::render(&plan, &certificates, &engine, render_options) {
         Ok(clusters) => clusters,
         Err(errors) => {
             results.extend(errors.into_iter().map(KrmResult::error));

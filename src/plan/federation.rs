@@ -7,6 +7,7 @@ use crate::model::config::EndpointsMode;
 use crate::model::discovery::{Endpoint, KubeService, KubeServicePort};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 /// Default `hostnameSuffix` (`hostutils.DefaultHostnameSuffix`).
 pub const DEFAULT_HOSTNAME_SUFFIX: &str = "global";
@@ -70,6 +71,16 @@ pub struct Keepalive {
     pub interval: Option<String>,
 }
 
+/// An Istio mesh a Destination is federated to, and where its outputs go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub mesh: ObjectRef,
+    /// The mesh's workload cluster.
+    pub cluster: String,
+    /// The mesh's Istio control-plane namespace (the remote ServiceEntry and rule's).
+    pub namespace: String,
+}
+
 /// Everything the renderer needs to federate one Destination.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Federation {
@@ -78,8 +89,9 @@ pub struct Federation {
     pub virtual_mesh: ObjectRef,
     pub source_mesh: ObjectRef,
     pub hostname: String,
-    /// Istio meshes the Destination is federated to, in key order.
-    pub targets: Vec<ObjectRef>,
+    /// Istio meshes the Destination is federated to, in key order. Destinations picked by
+    /// the same federation selectors share one list.
+    pub targets: Arc<[Target]>,
     pub ports: Vec<ServicePort>,
     pub remote_endpoints: Vec<EndpointEntry>,
     pub remote_resolution: Resolution,

@@ -19,13 +19,14 @@ use crate::model::config::{EndpointsMode, RenderConfig};
 use crate::model::discovery::{DestinationSpec, IngressGatewayInfo, IstioMesh, KubeService};
 use crate::model::networking::{GlobalAccessPolicy, TlsMode, VirtualMeshSpec};
 use access::{Rule, TrustDomains};
-use federation::{Federation, Keepalive, LocalEntry, ServicePort};
+use federation::{Federation, Keepalive, LocalEntry, ServicePort, Target};
 use gateways::Gateway;
 use membership::Membership;
 use names::{format_duration, is_dns_label, is_dns_subdomain, parse_duration};
 use report::Report;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// Istio's control-plane namespace when a Mesh does not name one.
 pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
@@ -168,8 +169,10 @@ impl Plan {
 
     fn add_federations(&mut self, inputs: &Inputs, report: &mut Report) {
         let mut warned_targets: BTreeSet<(ObjectRef, ObjectRef)> = BTreeSet::new();
-        let mut smart_dns: BTreeMap<(ObjectRef, ObjectRef), usize> = BTreeMap::new();
         let mut unreachable: BTreeSet<ObjectRef> = BTreeSet::new();
+        // The meshes a Destination is federated to depend only on its mesh and on which
+        // federation selectors pick it: resolved once per such pair, shared by all.
+        let mut target_lists: HashMap<(&ObjectRef, Vec<usize>), TargetList> = HashMap::new();
         for (dest_ref, destination) in &inputs.destinations {
             let Some(service) = &destination.spec.kube_service else {
                 continue;
@@ -181,42 +184,24 @@ impl Plan {
                 continue;
             };
             let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
-            let mut targets = Vec::new();
-            for target in federated_to(vm, mesh_ref, service) {
-                let Some(target_mesh) = inputs.meshes.get(&target) else {
-                    continue;
-                };
-                match &target_mesh.spec.istio {
-                    None => {
-                        if warned_targets.insert((vm.object_ref(), target.clone())) {
-                            report.warning(
-                                vm.item,
-                                "spec.federation",
-                                format!(
-                                    "Destinations are not federated into Mesh {}: it is not an Istio mesh (type {}) and vmesh renders only Istio configuration",
-                                    target.key(),
-                                    target_mesh.spec.type_name()
-                                ),
-                            );
-                        }
-                    }
-                    Some(istio) => {
-                        let suffix = &mesh_plan.hostname_suffix;
-                        let last_label = suffix.rsplit('.').next().unwrap_or("");
-                        if last_label != federation::DEFAULT_HOSTNAME_SUFFIX
-                            && !istio.smart_dns_proxying_enabled
-                        {
-                            *smart_dns
-                                .entry((vm.object_ref(), target.clone()))
-                                .or_default() += 1;
-                        }
-                        targets.push(target);
-                    }
-                }
-            }
-            if targets.is_empty() {
+            let list = target_lists
+                .entry((mesh_ref, selected_federation_rules(vm, service)))
+                .or_insert_with_key(|(own, selected)| {
+                    TargetList::resolve(
+                        inputs,
+                        vm,
+                        own,
+                        selected,
+                        mesh_plan,
+                        &mut warned_targets,
+                        report,
+                    )
+                });
+            list.destinations += 1;
+            if list.targets.is_empty() {
                 continue;
             }
+            let targets = list.targets.clone();
             if let Some(federation) =
                 self.federation(inputs, destination, service, mesh_plan, targets, report)
             {
@@ -244,6 +229,14 @@ impl Plan {
                 self.federations.push(federation);
             }
         }
+        let mut smart_dns: BTreeMap<(ObjectRef, ObjectRef), usize> = BTreeMap::new();
+        for list in target_lists.into_values() {
+            for target in list.without_smart_dns {
+                *smart_dns
+                    .entry((list.virtual_mesh.clone(), target))
+                    .or_default() += list.destinations;
+            }
+        }
         for ((vm_ref, target), count) in smart_dns {
             let vm = &inputs.virtual_meshes[&vm_ref];
             report.error(
@@ -263,7 +256,7 @@ impl Plan {
         destination: &Resource<DestinationSpec>,
         service: &KubeService,
         mesh_plan: &MeshPlan,
-        targets: Vec<ObjectRef>,
+        targets: Arc<[Target]>,
         report: &mut Report,
     ) -> Option<Federation> {
         let mode = self.config.endpoints_mode();
@@ -490,13 +483,33 @@ fn hostname_suffix(vm: &Resource<VirtualMeshSpec>) -> String {
         .to_string()
 }
 
-/// Gloo Mesh's `getFederatedToMeshes`: the meshes a Destination is federated to, without its
-/// own mesh, in key order.
-fn federated_to(
-    vm: &Resource<VirtualMeshSpec>,
+/// Which federation rules of the VirtualMesh pick `service`, as indexes into
+/// `federation.selectors` (up to the first that federates to every mesh). Empty when none
+/// does, or when the VirtualMesh federates by `permissive` alone.
+fn selected_federation_rules(vm: &Resource<VirtualMeshSpec>, service: &KubeService) -> Vec<usize> {
+    let Some(federation) = &vm.spec.federation else {
+        return Vec::new();
+    };
+    let mut selected = Vec::new();
+    for (index, selector) in federation.selectors.iter().enumerate() {
+        if selectors::any_matches(&selector.destination_selectors, service) {
+            selected.push(index);
+            if selector.meshes.is_empty() {
+                break;
+            }
+        }
+    }
+    selected
+}
+
+/// Gloo Mesh's `getFederatedToMeshes`: the meshes (other than `own`) that the `selected`
+/// federation rules federate to, in key order; with no selectors, `permissive` federates to
+/// every mesh of the VirtualMesh.
+fn federated_to<'a>(
+    vm: &'a Resource<VirtualMeshSpec>,
     own: &ObjectRef,
-    service: &KubeService,
-) -> Vec<ObjectRef> {
+    selected: &[usize],
+) -> Vec<&'a ObjectRef> {
     let Some(federation) = &vm.spec.federation else {
         return Vec::new();
     };
@@ -504,20 +517,77 @@ fn federated_to(
     if federation.selectors.is_empty() && federation.permissive.is_some() {
         targets.extend(&vm.spec.meshes);
     }
-    for selector in &federation.selectors {
-        if !selectors::any_matches(&selector.destination_selectors, service) {
-            continue;
-        }
+    for selector in selected.iter().map(|&i| &federation.selectors[i]) {
         if selector.meshes.is_empty() {
             targets.extend(&vm.spec.meshes);
-            break;
+        } else {
+            targets.extend(&selector.meshes);
         }
-        targets.extend(&selector.meshes);
     }
-    let mut sorted: Vec<ObjectRef> = targets.into_iter().filter(|m| *m != own).cloned().collect();
-    sorted.sort_by(ObjectRef::key_cmp);
-
+    let mut sorted: Vec<&ObjectRef> = targets.into_iter().filter(|m| *m != own).collect();
+    sorted.sort_by(|a, b| a.key_cmp(b));
     sorted
+}
+
+/// The Istio meshes Destinations of one mesh, picked by the same federation rules, are
+/// federated to.
+struct TargetList {
+    virtual_mesh: ObjectRef,
+    targets: Arc<[Target]>,
+    /// Targets without smart DNS proxying, which a custom hostname suffix needs.
+    without_smart_dns: Vec<ObjectRef>,
+    /// How many Destinations use the list.
+    destinations: usize,
+}
+
+impl TargetList {
+    fn resolve(
+        inputs: &Inputs,
+        vm: &Resource<VirtualMeshSpec>,
+        own: &ObjectRef,
+        selected: &[usize],
+        mesh_plan: &MeshPlan,
+        warned_targets: &mut BTreeSet<(ObjectRef, ObjectRef)>,
+        report: &mut Report,
+    ) -> TargetList {
+        let last_label = mesh_plan.hostname_suffix.rsplit('.').next().unwrap_or("");
+        let custom_suffix = last_label != federation::DEFAULT_HOSTNAME_SUFFIX;
+        let mut targets = Vec::new();
+        let mut without_smart_dns = Vec::new();
+        for target in federated_to(vm, own, selected) {
+            let Some(target_mesh) = inputs.meshes.get(target) else {
+                continue;
+            };
+            let Some(istio) = &target_mesh.spec.istio else {
+                if warned_targets.insert((vm.object_ref(), target.clone())) {
+                    report.warning(
+                        vm.item,
+                        "spec.federation",
+                        format!(
+                            "Destinations are not federated into Mesh {}: it is not an Istio mesh (type {}) and vmesh renders only Istio configuration",
+                            target.key(),
+                            target_mesh.spec.type_name()
+                        ),
+                    );
+                }
+                continue;
+            };
+            if custom_suffix && !istio.smart_dns_proxying_enabled {
+                without_smart_dns.push(target.clone());
+            }
+            targets.push(Target {
+                mesh: target.clone(),
+                cluster: istio.installation.cluster.clone(),
+                namespace: istio_namespace(istio).to_string(),
+            });
+        }
+        TargetList {
+            virtual_mesh: vm.object_ref(),
+            targets: targets.into(),
+            without_smart_dns,
+            destinations: 0,
+        }
+    }
 }
 
 fn keepalive(vm: &Resource<VirtualMeshSpec>) -> Option<Keepalive> {

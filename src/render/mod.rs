@@ -85,7 +85,7 @@ pub fn conflicting_inputs(
         return Vec::new();
     }
     let mut conflicts = Vec::new();
-    for output in outputs::outputs(plan, inputs, certificates, plan.config.cluster.as_deref()) {
+    for output in outputs::outputs(plan, certificates, plan.config.cluster.as_deref()) {
         let key = (
             output.kind.kind(),
             output.namespace.as_str(),
@@ -116,12 +116,11 @@ pub fn conflicting_inputs(
 /// the clusters in name order, or the rendering errors.
 pub fn render(
     plan: &Plan,
-    inputs: &Inputs,
     certificates: &crate::certs::Certificates,
     engine: &Engine,
     options: RenderOptions,
 ) -> Result<Vec<RenderedCluster>, Vec<String>> {
-    let mut all = outputs::outputs(plan, inputs, certificates, plan.config.cluster.as_deref());
+    let mut all = outputs::outputs(plan, certificates, plan.config.cluster.as_deref());
     all.sort_by(|a, b| (a.cluster, a.sort_key()).cmp(&(b.cluster, b.sort_key())));
     let api_versions = (
         plan.config.api_version().networking(),

@@ -3,7 +3,6 @@
 //! template interface (docs/templates.md).
 
 use crate::certs::{CaCerts, Certificates, RootSecret};
-use crate::index::Inputs;
 use crate::model::common::ObjectRef;
 use crate::model::common::ProtoEnum;
 use crate::plan::federation::{EndpointEntry, Federation, LocalEntry, ServicePort};
@@ -113,7 +112,6 @@ impl Output<'_> {
 /// Every output of the plan for `cluster` (all clusters when `None`).
 pub fn outputs<'p>(
     plan: &'p Plan,
-    inputs: &'p Inputs,
     certificates: &'p Certificates,
     cluster: Option<&str>,
 ) -> Vec<Output<'p>> {
@@ -126,7 +124,7 @@ pub fn outputs<'p>(
         }
     }
     for federation in &plan.federations {
-        federation_outputs(plan, inputs, federation, &wanted, &mut out);
+        federation_outputs(plan, federation, &wanted, &mut out);
     }
     for destination in &plan.destinations {
         if wanted(&destination.service.cluster_name) {
@@ -233,7 +231,6 @@ fn mesh_outputs<'p>(mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
 
 fn federation_outputs<'p>(
     plan: &'p Plan,
-    inputs: &'p Inputs,
     federation: &'p Federation,
     wanted: &dyn Fn(&str) -> bool,
     out: &mut Vec<Output<'p>>,
@@ -241,21 +238,12 @@ fn federation_outputs<'p>(
     let Some(source_mesh) = plan.meshes.get(&federation.source_mesh) else {
         return;
     };
-    let mut remote_rules = 0;
-    for target in &federation.targets {
-        let Some(istio) = inputs
-            .meshes
-            .get(target)
-            .and_then(|m| m.spec.istio.as_ref())
-        else {
-            continue;
-        };
-        remote_rules += 1;
-        let cluster = istio.installation.cluster.as_str();
+    for target in federation.targets.iter() {
+        let cluster = target.cluster.as_str();
         if !wanted(cluster) {
             continue;
         }
-        let namespace = crate::plan::istio_namespace(istio).to_string();
+        let namespace = target.namespace.clone();
         let same_cluster = cluster == federation.service.cluster_name;
         out.push(Output {
             kind: OutputKind::ServiceEntryRemote,
@@ -297,7 +285,7 @@ fn federation_outputs<'p>(
         destination: Some(&federation.destination),
         source: Source::LocalServiceEntry(federation),
     });
-    if remote_rules > 0 {
+    if !federation.targets.is_empty() {
         out.push(Output {
             kind: OutputKind::DestinationRuleFederatedLocal,
             cluster: &source_mesh.cluster,
