@@ -6,7 +6,6 @@ use crate::model::common::ObjectRef;
 use crate::model::discovery::{DestinationSpec, KubernetesClusterSpec, MeshSpec, WorkloadSpec};
 use crate::model::networking::{AccessPolicySpec, SettingsSpec, VirtualMeshSpec};
 use crate::model::{Resource, TypeError, parse_resource};
-use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
 
 pub const NETWORKING_GROUP: &str = "networking.mesh.gloo.solo.io";
@@ -41,7 +40,8 @@ impl Inputs {
     /// that cannot be typed is left out of the typed maps (the run fails anyway).
     pub fn index(items: &[Item], results: &mut Results) -> Inputs {
         let mut inputs = Inputs::default();
-        let mut seen: HashMap<(String, String, String, String), usize> = HashMap::new();
+        let mut to_type: Vec<(usize, GlooKind)> = Vec::new();
+        let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
         for (index, item) in items.iter().enumerate() {
             if item.label(MANAGED_BY_LABEL) == Some(MANAGED_BY_VALUE) {
                 inputs.owned.push(index);
@@ -53,55 +53,44 @@ impl Inputs {
                 NETWORKING_GROUP | DISCOVERY_GROUP | SETTINGS_GROUP | MULTICLUSTER_GROUP
             );
             if is_gloo {
-                let identity = (
-                    group.to_string(),
-                    item.kind().to_string(),
-                    item.namespace().to_string(),
-                    item.name().to_string(),
-                );
+                let identity = (group, item.kind(), item.namespace(), item.name());
                 if let Some(first) = seen.insert(identity, index) {
                     results.push(duplicate(item, &items[first]));
                     continue;
                 }
             }
-            inputs.add(item, index, results);
+            match GlooKind::of(item) {
+                Some(kind) => to_type.push((index, kind)),
+                None => inputs.add_untyped(item, index, results),
+            }
+        }
+        // Typing is most of the index's time, and items are independent: type them on every
+        // core, then insert them in input order.
+        let chunks: Vec<&[(usize, GlooKind)]> = to_type.chunks(TYPING_CHUNK).collect();
+        let typed = crate::parallel::in_parallel(&chunks, |chunk| {
+            chunk
+                .iter()
+                .map(|&(index, kind)| (index, Typed::parse(kind, &items[index].value, index)))
+                .collect::<Vec<_>>()
+        });
+        for (index, typed) in typed.into_iter().flatten() {
+            inputs.insert(typed, &items[index], results);
         }
         inputs
     }
 
-    fn add(&mut self, item: &Item, index: usize, results: &mut Results) {
-        let key = ObjectRef::new(item.name(), item.namespace());
+    /// Items that are not typed: Secrets (root CA lookups), and the Gloo Mesh kinds vmesh
+    /// does not translate or whose API version it does not read.
+    fn add_untyped(&mut self, item: &Item, index: usize, results: &mut Results) {
         match (item.api_version(), item.kind()) {
-            ("networking.mesh.gloo.solo.io/v1", "VirtualMesh") => {
-                insert(&mut self.virtual_meshes, key, item, index, results)
-            }
-            ("networking.mesh.gloo.solo.io/v1", "AccessPolicy") => {
-                insert(&mut self.access_policies, key, item, index, results)
-            }
             ("networking.mesh.gloo.solo.io/v1", "TrafficPolicy") => results.push(
                 at(item, KrmResult::warning(
                     "TrafficPolicy is not translated by vmesh: no VirtualService or DestinationRule subsets are rendered from it",
                 )),
             ),
-            ("discovery.mesh.gloo.solo.io/v1", "Mesh") => {
-                insert(&mut self.meshes, key, item, index, results)
-            }
-            ("discovery.mesh.gloo.solo.io/v1", "Destination") => {
-                insert(&mut self.destinations, key, item, index, results)
-            }
-            ("discovery.mesh.gloo.solo.io/v1", "Workload") => {
-                insert(&mut self.workloads, key, item, index, results)
-            }
-            ("settings.mesh.gloo.solo.io/v1", "Settings") => {
-                insert(&mut self.settings, key, item, index, results)
-            }
-            ("multicluster.solo.io/v1alpha1", "KubernetesCluster") => {
-                let mut clusters = BTreeMap::new();
-                insert(&mut clusters, item.name().to_string(), item, index, results);
-                self.clusters.extend(clusters);
-            }
             ("v1", "Secret") => {
-                self.secrets.insert(key, index);
+                self.secrets
+                    .insert(ObjectRef::new(item.name(), item.namespace()), index);
             }
             (api_version, kind @ ("VirtualMesh" | "Mesh" | "Destination" | "AccessPolicy" | "Workload"))
                 if item.is_group(NETWORKING_GROUP) || item.is_group(DISCOVERY_GROUP) =>
@@ -117,16 +106,91 @@ impl Inputs {
             _ => {}
         }
     }
+
+    fn insert(&mut self, typed: Typed, item: &Item, results: &mut Results) {
+        let key = || ObjectRef::new(item.name(), item.namespace());
+        match typed {
+            Typed::VirtualMesh(r) => insert(&mut self.virtual_meshes, key(), *r, item, results),
+            Typed::AccessPolicy(r) => insert(&mut self.access_policies, key(), r, item, results),
+            Typed::Mesh(r) => insert(&mut self.meshes, key(), *r, item, results),
+            Typed::Destination(r) => insert(&mut self.destinations, key(), r, item, results),
+            Typed::Workload(r) => insert(&mut self.workloads, key(), r, item, results),
+            Typed::Settings(r) => insert(&mut self.settings, key(), r, item, results),
+            Typed::KubernetesCluster(r) => insert(
+                &mut self.clusters,
+                item.name().to_string(),
+                r,
+                item,
+                results,
+            ),
+        }
+    }
 }
 
-fn insert<K: Ord, S: DeserializeOwned + Default>(
+/// Items typed per parallel job: enough to outweigh the job's bookkeeping.
+const TYPING_CHUNK: usize = 64;
+
+/// The Gloo Mesh kinds vmesh reads into typed resources.
+#[derive(Debug, Clone, Copy)]
+enum GlooKind {
+    VirtualMesh,
+    AccessPolicy,
+    Mesh,
+    Destination,
+    Workload,
+    Settings,
+    KubernetesCluster,
+}
+
+impl GlooKind {
+    fn of(item: &Item) -> Option<GlooKind> {
+        Some(match (item.api_version(), item.kind()) {
+            ("networking.mesh.gloo.solo.io/v1", "VirtualMesh") => GlooKind::VirtualMesh,
+            ("networking.mesh.gloo.solo.io/v1", "AccessPolicy") => GlooKind::AccessPolicy,
+            ("discovery.mesh.gloo.solo.io/v1", "Mesh") => GlooKind::Mesh,
+            ("discovery.mesh.gloo.solo.io/v1", "Destination") => GlooKind::Destination,
+            ("discovery.mesh.gloo.solo.io/v1", "Workload") => GlooKind::Workload,
+            ("settings.mesh.gloo.solo.io/v1", "Settings") => GlooKind::Settings,
+            ("multicluster.solo.io/v1alpha1", "KubernetesCluster") => GlooKind::KubernetesCluster,
+            _ => return None,
+        })
+    }
+}
+
+/// One item read as its typed resource, or why it could not be.
+enum Typed {
+    // Boxed: few, and far larger than a Destination.
+    VirtualMesh(Box<Result<Resource<VirtualMeshSpec>, TypeError>>),
+    AccessPolicy(Result<Resource<AccessPolicySpec>, TypeError>),
+    Mesh(Box<Result<Resource<MeshSpec>, TypeError>>),
+    Destination(Result<Resource<DestinationSpec>, TypeError>),
+    Workload(Result<Resource<WorkloadSpec>, TypeError>),
+    Settings(Result<Resource<SettingsSpec>, TypeError>),
+    KubernetesCluster(Result<Resource<KubernetesClusterSpec>, TypeError>),
+}
+
+impl Typed {
+    fn parse(kind: GlooKind, value: &serde_json::Value, index: usize) -> Typed {
+        match kind {
+            GlooKind::VirtualMesh => Typed::VirtualMesh(Box::new(parse_resource(value, index))),
+            GlooKind::AccessPolicy => Typed::AccessPolicy(parse_resource(value, index)),
+            GlooKind::Mesh => Typed::Mesh(Box::new(parse_resource(value, index))),
+            GlooKind::Destination => Typed::Destination(parse_resource(value, index)),
+            GlooKind::Workload => Typed::Workload(parse_resource(value, index)),
+            GlooKind::Settings => Typed::Settings(parse_resource(value, index)),
+            GlooKind::KubernetesCluster => Typed::KubernetesCluster(parse_resource(value, index)),
+        }
+    }
+}
+
+fn insert<K: Ord, S>(
     map: &mut BTreeMap<K, Resource<S>>,
     key: K,
+    typed: Result<Resource<S>, TypeError>,
     item: &Item,
-    index: usize,
     results: &mut Results,
 ) {
-    match parse_resource::<S>(&item.value, index) {
+    match typed {
         Ok(resource) => {
             map.insert(key, resource);
         }
