@@ -70,11 +70,9 @@ pub fn read_resource_list(text: String) -> Result<ResourceList, InputError> {
 }
 
 fn fast_list(text: &str) -> Result<ListParts, Unsupported> {
-    let mut position = 0;
-    let doc = fast::read_list(text, &droppable, &mut |item| {
-        position += 1;
+    let doc = fast::read_list(text, &droppable, &|position, item| {
         let limit = item.next;
-        fast_item(text, item, position - 1, |t, start, column| {
+        fast_item(text, item, position, |t, start, column| {
             raw::block_item_span_until(t, start, column, limit)
         })
     })?;
@@ -220,10 +218,8 @@ pub fn read_stream(text: String) -> Result<ResourceList, InputError> {
 }
 
 fn fast_stream(text: &str) -> Result<Vec<Item>, Unsupported> {
-    let mut position = 0;
-    fast::read_stream(text, &droppable, &mut |item| {
-        position += 1;
-        fast_item(text, item, position - 1, |t, start, _| {
+    fast::read_stream(text, &droppable, &|position, item| {
+        fast_item(text, item, position, |t, start, _| {
             raw::document_span(t, start)
         })
     })

@@ -27,7 +27,9 @@
 //!
 //! The reader works on the input text in place: it never copies more than the values it
 //! builds, recursion is bounded by the nesting limit, and every loop advances through the
-//! input.
+//! input. The items of a ResourceList are read on every core: a first pass finds the line
+//! of each `- ` entry (only lines indented no deeper than the entries can start or end one),
+//! and each job reads a run of entries, every one of which must end where the next begins.
 
 use super::parse::limits;
 use memchr::{memchr, memchr2};
@@ -52,7 +54,7 @@ const LINEAR_DUPLICATE_SCAN: usize = 16;
 
 /// Decides, once an item's `apiVersion`, `kind` and `metadata` have been read, whether the
 /// rest of it needs to be built: `true` means the other entries are only checked.
-pub type SkipRest<'f> = &'f dyn Fn(&Map<String, Value>) -> bool;
+pub type SkipRest<'f> = &'f (dyn Fn(&Map<String, Value>) -> bool + Sync);
 
 /// One item of `items`, or one document of a stream.
 #[derive(Debug)]
@@ -79,9 +81,14 @@ impl ParsedItem {
     }
 }
 
-/// Turns each item into what the caller keeps, as soon as it is read (so that what is
-/// dropped from an item is freed before the next one is read).
-pub type Finish<'f, T> = &'f mut dyn FnMut(ParsedItem) -> R<T>;
+/// Turns each item, given its position among the items, into what the caller keeps, as soon
+/// as it is read (so that what is dropped from an item is freed before the next one is
+/// read). Items of a ResourceList are read on several threads at once.
+pub type Finish<'f, T> = &'f (dyn Fn(usize, ParsedItem) -> R<T> + Sync);
+
+/// Items read per parallel job, by text size: enough to outweigh the job's bookkeeping,
+/// small enough that every core gets several jobs of a few-MB input.
+const ITEMS_JOB_BYTES: usize = 128 * 1024;
 
 /// The top level of a ResourceList document, typed as `read_resource_list` reads it.
 #[derive(Debug)]
@@ -104,7 +111,7 @@ const LIST_FIELDS: &[&str] = &[
 ];
 
 /// Reads one ResourceList document.
-pub fn read_list<T>(
+pub fn read_list<T: Send>(
     text: &str,
     skip_rest: SkipRest<'_>,
     finish: Finish<'_, T>,
@@ -199,7 +206,7 @@ pub fn read_stream<T>(text: &str, skip_rest: SkipRest<'_>, finish: Finish<'_, T>
         let mut doc = p.item_mapping(0, 1, skip_rest, q, key)?;
         let next = p.content_line()?;
         doc.next = p.pos;
-        docs.push(finish(doc)?);
+        docs.push(finish(docs.len(), doc)?);
         if docs.len() >= limits::MAX_DOCUMENTS {
             return Err(Unsupported("too many documents"));
         }
@@ -265,6 +272,21 @@ impl<'a> Parser<'a> {
             nodes: 0,
             events: 0,
         })
+    }
+
+    /// A parser over part of an input [`Parser::new`] has checked (offsets stay those of the
+    /// whole input when the part is a prefix of it).
+    fn within(s: &'a str) -> Self {
+        Parser {
+            s,
+            b: s.as_bytes(),
+            pos: 0,
+            line_start: 0,
+            eol: 0,
+            keys: Vec::new(),
+            nodes: 0,
+            events: 0,
+        }
     }
 
     fn line_end(&self, from: usize) -> usize {
@@ -635,7 +657,11 @@ impl<'a> Parser<'a> {
     }
 
     /// The value of the top-level `items:`: a block sequence of items, `[]`, or nothing.
-    fn items_after_key<T>(&mut self, skip_rest: SkipRest<'_>, finish: Finish<'_, T>) -> R<Vec<T>> {
+    fn items_after_key<T: Send>(
+        &mut self,
+        skip_rest: SkipRest<'_>,
+        finish: Finish<'_, T>,
+    ) -> R<Vec<T>> {
         let p = self.skip_spaces(self.pos);
         if !self.value_is_below(p) {
             if self.byte(p) == Some(b'[') && p > self.pos {
@@ -661,21 +687,73 @@ impl<'a> Parser<'a> {
             }
         };
         self.enter(2)?;
-        let mut items = Vec::new();
-        loop {
-            self.pos += 1;
-            let mut item = self.item_entry(col, skip_rest)?;
-            let next = self.content_line()?;
-            item.next = self.pos;
-            items.push(finish(item)?);
-            match next {
-                Some((indent, q)) if indent == col && self.is_entry_dash(q) => self.pos = q,
-                Some((indent, _)) if indent <= col => break,
-                None => break,
-                Some(_) => return Err(Unsupported("unexpected indentation")),
+        let (entries, end) = self.entry_lines(col);
+        let jobs = items_jobs(&entries, end);
+        let text = self.s;
+        let read = crate::parallel::in_parallel(&jobs, |job| {
+            let mut items = Vec::with_capacity(job.lines.len());
+            let mut parser = Parser::within(&text[..job.end]);
+            for (i, &line) in job.lines.iter().enumerate() {
+                let item_end = job.lines.get(i + 1).copied().unwrap_or(job.end);
+                items.push(parser.item_at(line, item_end, col, skip_rest, |item| {
+                    finish(job.first + i, item)
+                })?);
             }
+            Ok((items, parser.nodes, parser.events))
+        });
+        let mut items = Vec::with_capacity(entries.len());
+        for job in read {
+            let (mut read, nodes, events) = job?;
+            items.append(&mut read);
+            self.nodes += nodes;
+            self.events += events;
         }
+        self.pos = end;
         Ok(items)
+    }
+
+    /// The lines of the entries of a block sequence at column `col` whose first entry is
+    /// on the current line: where each entry's line starts, and where the first line after
+    /// the sequence starts (or the end of the input). Only lines indented by `col` or less
+    /// decide: every other line of an entry is indented deeper, blank, or a comment.
+    fn entry_lines(&self, col: usize) -> (Vec<usize>, usize) {
+        let mut entries = vec![self.line_start];
+        let mut line = (self.eol + 1).min(self.b.len());
+        while line < self.b.len() {
+            let q = self.skip_spaces(line);
+            let content = !matches!(self.byte(q), None | Some(b'\n' | b'#'));
+            if content && q - line <= col {
+                if q - line < col || !self.is_entry_dash(q) {
+                    return (entries, line);
+                }
+                entries.push(line);
+            }
+            line = (self.line_end(q) + 1).min(self.b.len());
+        }
+        (entries, self.b.len())
+    }
+
+    /// Reads the entry whose `- ` is the first content of the line at `line` and passes it
+    /// to `finish`; nothing but blank and comment lines may follow it before `end`.
+    fn item_at<T>(
+        &mut self,
+        line: usize,
+        end: usize,
+        col: usize,
+        skip_rest: SkipRest<'_>,
+        finish: impl FnOnce(ParsedItem) -> R<T>,
+    ) -> R<T> {
+        self.pos = line;
+        match self.content_line()? {
+            Some((indent, q)) if indent == col && self.is_entry_dash(q) => self.pos = q + 1,
+            _ => return Err(Unsupported("not a sequence entry")),
+        }
+        let mut item = self.item_entry(col, skip_rest)?;
+        if self.content_line()?.is_some() && self.pos != end {
+            return Err(Unsupported("unexpected indentation"));
+        }
+        item.next = self.pos;
+        finish(item)
     }
 
     /// One `- ` entry of `items` (`pos` just past the `-`).
@@ -1138,6 +1216,35 @@ impl<'a> Flow<'_, 'a> {
 
 /// YAML indicators that cannot start a plain scalar here (`-` is checked separately: it
 /// may start one when a non-space follows, as in `-1`).
+/// A run of consecutive sequence entries read by one parallel job.
+struct ItemsJob<'e> {
+    /// Position of the first entry among all entries.
+    first: usize,
+    /// Where each entry's line starts.
+    lines: &'e [usize],
+    /// Where the last entry's text ends (the next entry's line, or the sequence's end).
+    end: usize,
+}
+
+/// Cuts the entries starting at `lines` (the sequence ends at `end`) into jobs of about
+/// [`ITEMS_JOB_BYTES`] of text.
+fn items_jobs(lines: &[usize], end: usize) -> Vec<ItemsJob<'_>> {
+    let mut jobs = Vec::new();
+    let mut first = 0;
+    for i in 1..=lines.len() {
+        let job_end = lines.get(i).copied().unwrap_or(end);
+        if i == lines.len() || job_end - lines[first] >= ITEMS_JOB_BYTES {
+            jobs.push(ItemsJob {
+                first,
+                lines: &lines[first..i],
+                end: job_end,
+            });
+            first = i;
+        }
+    }
+    jobs
+}
+
 fn is_indicator(c: u8) -> bool {
     matches!(
         c,
@@ -1443,7 +1550,7 @@ mod tests {
 
     /// The fast reading of a one-document stream, or why it was left to serde-saphyr.
     fn fast(doc: &str) -> R<Value> {
-        let mut docs = read_stream(doc, &no_skip, &mut Ok)?;
+        let mut docs = read_stream(doc, &no_skip, &|_, item| Ok(item))?;
         assert_eq!(docs.len(), 1, "{doc}");
         Ok(docs.remove(0).value)
     }
@@ -1623,7 +1730,7 @@ mod tests {
     #[test]
     fn skipped_entries_are_checked_but_not_built() {
         let doc = "apiVersion: v1\nkind: A\nmetadata: {name: a}\nspec:\n  x: [1, 2]\n  y: z\n";
-        let docs = read_stream(doc, &|_| true, &mut Ok).unwrap();
+        let docs = read_stream(doc, &|_| true, &|_, item| Ok(item)).unwrap();
         assert!(docs[0].skipped);
         assert_eq!(docs[0].value.get("spec"), None);
         assert_eq!(docs[0].value["metadata"]["name"], "a");
@@ -1635,7 +1742,67 @@ mod tests {
             "  x: y: z\n",
         ] {
             let doc = format!("apiVersion: v1\nkind: A\nmetadata: {{name: a}}\nspec:\n{bad}");
-            assert!(read_stream(&doc, &|_| true, &mut Ok).is_err(), "{bad}");
+            assert!(
+                read_stream(&doc, &|_| true, &|_, item| Ok(item)).is_err(),
+                "{bad}"
+            );
         }
+    }
+
+    /// A ResourceList whose items span many parallel jobs, with what could mislead a
+    /// splitter: comments and blank lines at every column between items, block scalars
+    /// with lines that look like entries, nested sequences at the items' column + 2.
+    fn many_items(items_column: usize, count: usize) -> String {
+        let pad = " ".repeat(items_column);
+        let mut doc =
+            String::from("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n");
+        for i in 0..count {
+            doc.push_str(&format!(
+                "{pad}- apiVersion: v1\n{pad}  kind: ConfigMap\n{pad}  metadata:\n{pad}    name: c{i}\n\
+                 # a comment at column 0\n\n{pad}  data:\n{pad}    script: |\n{pad}      - not an item {i}\n\
+                 \n{pad}      # not a comment\n{pad}    list:\n{pad}    - a\n{pad}    - {i}\n{pad}  # trailing\n"
+            ));
+        }
+        doc.push_str("functionConfig:\n  a: b\n");
+        doc
+    }
+
+    #[test]
+    fn items_read_in_parallel_jobs_are_the_items_serde_saphyr_reads() {
+        for column in [0, 2] {
+            let doc = many_items(column, 3_000);
+            assert!(
+                doc.len() > 4 * ITEMS_JOB_BYTES,
+                "the items need several jobs"
+            );
+            let list = read_list(&doc, &no_skip, &|position, item| Ok((position, item))).unwrap();
+            let expected = saphyr(&doc);
+            let expected = expected["items"].as_array().unwrap();
+            assert_eq!(list.items.len(), expected.len());
+            for (i, ((position, item), want)) in list.items.iter().zip(expected).enumerate() {
+                assert_eq!(*position, i);
+                assert_eq!(&item.value, want, "item {i}");
+                // Each item's text ends where the next item's line starts.
+                let rest = &doc[item.next..];
+                let next_line = format!("{}- apiVersion", " ".repeat(column));
+                assert!(
+                    rest.starts_with(&next_line) || rest.starts_with("functionConfig:"),
+                    "item {i} ends before {:?}",
+                    &rest[..rest.len().min(30)]
+                );
+            }
+            assert_eq!(list.function_config.unwrap()["a"], "b");
+        }
+    }
+
+    #[test]
+    fn a_stray_line_inside_any_job_leaves_the_list_to_serde_saphyr() {
+        let doc = many_items(0, 3_000);
+        assert!(read_list(&doc, &no_skip, &|_, item| Ok(item)).is_ok());
+        // A line indented less than the item's keys but more than its `- `.
+        let at = doc.len() / 2;
+        let line = at + doc[at..].find("\n- apiVersion").unwrap() + 1;
+        let broken = format!("{} stray: x\n{}", &doc[..line], &doc[line..]);
+        assert!(read_list(&broken, &no_skip, &|_, item| Ok(item)).is_err());
     }
 }
