@@ -255,7 +255,7 @@ fn templates_dir(config: &RenderConfig, base: Option<&Path>) -> Option<std::path
 
 fn report_sizes(clusters: &[RenderedCluster], results: &mut Results) {
     for cluster in clusters.iter().filter(|c| !c.cluster.is_empty()) {
-        let bytes = cluster.text.len();
+        let bytes = cluster.bytes();
         let message = format!(
             "cluster {}: {} objects, {} bytes of YAML",
             cluster.cluster,
@@ -326,11 +326,12 @@ fn success(
         .collect();
     // Room for everything up front: pages are only touched as they are written, and each
     // cluster's buffer is freed once written, so the output is never held twice.
-    let rendered_bytes: usize = clusters.iter().map(|c| c.text.len() + 3 * c.len()).sum();
+    let rendered_bytes: usize = clusters.iter().map(|c| c.bytes() + 3 * c.len()).sum();
     let generated = clusters
         .into_iter()
         .filter(|c| style == OutputStyle::ResourceList || !c.cluster.is_empty())
-        .map(|c| OutputItem::Batch(c.text, c.starts));
+        .flat_map(|c| c.pieces)
+        .map(|piece| OutputItem::Batch(piece.text, piece.starts));
     let results = results.into_sorted();
     let mut stdout = String::with_capacity(list.text.len() + rendered_bytes + rendered_bytes / 8);
     match style {

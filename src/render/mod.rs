@@ -18,33 +18,31 @@ use std::sync::OnceLock;
 #[derive(Debug, Default)]
 pub struct RenderedCluster {
     pub cluster: String,
+    /// The documents, in the pieces they were rendered in (a cluster rendered on several
+    /// cores has several; they are written one after the other, never joined).
+    pub pieces: Vec<RenderedPiece>,
+}
+
+/// Documents rendered into one buffer.
+#[derive(Debug, Default)]
+pub struct RenderedPiece {
     /// All documents, concatenated; each starts at an offset in `starts`.
     pub text: String,
     pub starts: Vec<usize>,
 }
 
 impl RenderedCluster {
-    pub fn documents(&self) -> impl Iterator<Item = &str> {
-        self.starts.iter().enumerate().map(|(i, start)| {
-            let end = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
-            &self.text[*start..end]
-        })
-    }
-
     pub fn len(&self) -> usize {
-        self.starts.len()
+        self.pieces.iter().map(|p| p.starts.len()).sum()
     }
 
-    /// Appends the documents of the next piece of the same cluster.
-    fn append(&mut self, next: RenderedCluster) {
-        let offset = self.text.len();
-        self.text.push_str(&next.text);
-        self.starts
-            .extend(next.starts.into_iter().map(|s| s + offset));
+    /// Bytes of YAML of all documents.
+    pub fn bytes(&self) -> usize {
+        self.pieces.iter().map(|p| p.text.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.len() == 0
     }
 }
 
@@ -132,7 +130,7 @@ pub fn render(
 
     let cache = ContextCache::new(plan);
     let done = crate::parallel::in_parallel(&jobs, |job| {
-        render_cluster(
+        render_piece(
             job.outputs,
             job.first_index_in_file,
             plan,
@@ -148,15 +146,16 @@ pub fn render(
     let mut errors = Vec::new();
     for result in done {
         match result {
-            Ok((group, part)) if group == last_group => {
-                let cluster = clusters
-                    .last_mut()
-                    .expect("a part follows its cluster's first");
-                cluster.append(part);
-            }
-            Ok((group, part)) => {
-                last_group = group;
-                clusters.push(part);
+            Ok((group, piece)) => {
+                if group != last_group {
+                    last_group = group;
+                    clusters.push(RenderedCluster {
+                        cluster: groups[group][0].cluster.to_string(),
+                        pieces: Vec::new(),
+                    });
+                }
+                let cluster = clusters.last_mut().expect("pushed above");
+                cluster.pieces.push(piece);
             }
             Err(mut e) => errors.append(&mut e),
         }
@@ -278,7 +277,7 @@ fn next_index_in_file(previous: &Output, output: &Output, previous_index: usize)
     if same_file { previous_index + 1 } else { 0 }
 }
 
-fn render_cluster(
+fn render_piece(
     outputs: &[Output],
     first_index_in_file: usize,
     plan: &Plan,
@@ -286,11 +285,8 @@ fn render_cluster(
     cache: &ContextCache,
     api_versions: (&str, &str),
     options: RenderOptions,
-) -> Result<RenderedCluster, Vec<String>> {
-    let mut rendered = RenderedCluster {
-        cluster: outputs[0].cluster.to_string(),
-        ..RenderedCluster::default()
-    };
+) -> Result<RenderedPiece, Vec<String>> {
+    let mut rendered = RenderedPiece::default();
     let mut errors = Vec::new();
     let mut index_in_file = first_index_in_file;
     for (i, output) in outputs.iter().enumerate() {
