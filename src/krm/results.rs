@@ -153,6 +153,11 @@ impl Results {
         self.0.push(result);
     }
 
+    /// Moves every result of `other` here.
+    pub fn append(&mut self, mut other: Results) {
+        self.0.append(&mut other.0);
+    }
+
     pub fn extend(&mut self, results: impl IntoIterator<Item = KrmResult>) {
         self.0.extend(results);
     }

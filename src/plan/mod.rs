@@ -173,6 +173,7 @@ impl Plan {
         // The meshes a Destination is federated to depend only on its mesh and on which
         // federation selectors pick it: resolved once per such pair, shared by all.
         let mut target_lists: HashMap<(&ObjectRef, Vec<usize>), TargetList> = HashMap::new();
+        let mut candidates: Vec<Candidate> = Vec::new();
         for (dest_ref, destination) in &inputs.destinations {
             let Some(service) = &destination.spec.kube_service else {
                 continue;
@@ -198,36 +199,72 @@ impl Plan {
                     )
                 });
             list.destinations += 1;
-            if list.targets.is_empty() {
+            if !list.targets.is_empty() {
+                candidates.push(Candidate {
+                    destination_ref: dest_ref,
+                    destination,
+                    service,
+                    mesh_plan,
+                    targets: list.targets.clone(),
+                });
+            }
+        }
+        // Each Destination's federation depends on nothing but its own inputs: build them
+        // on every core, each job with results of its own, then take them in order.
+        let chunks: Vec<&[Candidate]> = candidates.chunks(FEDERATION_CHUNK).collect();
+        let items = report.items();
+        let built = crate::parallel::in_parallel(&chunks, |chunk| {
+            let mut results = Results::default();
+            let mut report = Report::new(items, &mut results);
+            let federations: Vec<Option<Federation>> = chunk
+                .iter()
+                .map(|c| {
+                    let targets = c.targets.clone();
+                    self.federation(
+                        inputs,
+                        c.destination,
+                        c.service,
+                        c.mesh_plan,
+                        targets,
+                        &mut report,
+                    )
+                })
+                .collect();
+            (federations, results)
+        });
+        let mut built_federations = Vec::with_capacity(candidates.len());
+        for (federations, results) in built {
+            report.results.append(results);
+            built_federations.extend(federations);
+        }
+        for (candidate, federation) in candidates.iter().zip(built_federations) {
+            let Some(mut federation) = federation else {
                 continue;
-            }
-            let targets = list.targets.clone();
-            if let Some(federation) =
-                self.federation(inputs, destination, service, mesh_plan, targets, report)
+            };
+            let mesh_plan = candidate.mesh_plan;
+            let mesh_ref = &mesh_plan.mesh;
+            if mesh_plan.multi_mesh
+                && !mesh_plan.gateways.is_empty()
+                && federation.remote_endpoints.is_empty()
+                && mesh_plan.gateways.iter().all(|g| g.addresses.is_empty())
+                && unreachable.insert(mesh_ref.clone())
             {
-                if mesh_plan.multi_mesh
-                    && !mesh_plan.gateways.is_empty()
-                    && federation.remote_endpoints.is_empty()
-                    && mesh_plan.gateways.iter().all(|g| g.addresses.is_empty())
-                    && unreachable.insert(mesh_ref.clone())
-                {
-                    report.error(
-                        vm.item,
-                        &mesh_field(vm, mesh_ref),
-                        format!(
-                            "the east-west gateways of mesh {} have no external addresses, so other clusters cannot reach its Destinations (first: {})",
-                            mesh_ref.key(),
-                            dest_ref.key()
-                        ),
-                    );
-                }
-                if let Some(status) = self.status.get_mut(&mesh_plan.virtual_mesh) {
-                    status.1.push(dest_ref.clone());
-                }
-                let mut federation = federation;
-                federation.index = self.federations.len();
-                self.federations.push(federation);
+                let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
+                report.error(
+                    vm.item,
+                    &mesh_field(vm, mesh_ref),
+                    format!(
+                        "the east-west gateways of mesh {} have no external addresses, so other clusters cannot reach its Destinations (first: {})",
+                        mesh_ref.key(),
+                        candidate.destination_ref.key()
+                    ),
+                );
             }
+            if let Some(status) = self.status.get_mut(&mesh_plan.virtual_mesh) {
+                status.1.push(candidate.destination_ref.clone());
+            }
+            federation.index = self.federations.len();
+            self.federations.push(federation);
         }
         let mut smart_dns: BTreeMap<(ObjectRef, ObjectRef), usize> = BTreeMap::new();
         for list in target_lists.into_values() {
@@ -500,6 +537,18 @@ fn selected_federation_rules(vm: &Resource<VirtualMeshSpec>, service: &KubeServi
         }
     }
     selected
+}
+
+/// Destinations federated per parallel job.
+const FEDERATION_CHUNK: usize = 64;
+
+/// A Destination to federate, and the meshes to federate it to.
+struct Candidate<'a> {
+    destination_ref: &'a ObjectRef,
+    destination: &'a Resource<DestinationSpec>,
+    service: &'a KubeService,
+    mesh_plan: &'a MeshPlan,
+    targets: Arc<[Target]>,
 }
 
 /// Gloo Mesh's `getFederatedToMeshes`: the meshes (other than `own`) that the `selected`

@@ -14,6 +14,11 @@ impl<'a> Report<'a> {
         Report { items, results }
     }
 
+    /// The input items (for a report of its own on another thread).
+    pub fn items(&self) -> &'a [Item] {
+        self.items
+    }
+
     pub fn error(&mut self, item: usize, field: &str, message: impl Into<String>) {
         self.push(item, KrmResult::error(message).with_field(field));
     }
