@@ -6,6 +6,10 @@ pub fn in_parallel<J: Sync, R: Send>(jobs: &[J], work: impl Fn(&J) -> R + Sync) 
         .map_or(1, |n| n.get())
         .min(jobs.len())
         .max(1);
+    if workers == 1 {
+        // One job (a small input) or one core: no thread is worth starting.
+        return jobs.iter().map(work).collect();
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: std::sync::Mutex<Vec<(usize, R)>> =
         std::sync::Mutex::new(Vec::with_capacity(jobs.len()));
