@@ -25,11 +25,20 @@ FLOOR=$PWD/target/release/examples/yaml_floor
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# measure OUT_FILE CMD...: runs CMD with stdout to OUT_FILE; prints "seconds peak_kb".
+# measure OUT_FILE CMD...: runs CMD with stdout to OUT_FILE; prints "seconds peak_kb"
+# (wall time to the millisecond; /usr/bin/time's own is in hundredths).
 measure() {
   local out=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" > "$out"
-  cat "$WORK/time"
+  local start end
+  start=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$WORK/time" "$@" > "$out"
+  end=$(date +%s%N)
+  echo "$(( (end - start) / 1000000 )) $(cat "$WORK/time")" | awk '{ printf "%.3f %d\n", $1 / 1000, $2 }'
+}
+
+# median FILE: the median of the first column of FILE's lines, and the largest second column.
+median() {
+  sort -n "$1" | awk '{ t[NR] = $1; if ($2 > p) p = $2 } END { print t[int((NR + 1) / 2)], p }'
 }
 
 tiers="4x50 20x100"
@@ -38,22 +47,32 @@ tiers="4x50 20x100"
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%d)"
 echo
 if [ "${SKIP_TIERS:-0}" != 1 ]; then
+# A single run of a few hundred ms varies by tens of percent on a shared machine: the render
+# and slice columns are medians of TIER_RUNS runs, alternating (peak memory: the largest).
+echo "Render and slice: median of ${TIER_RUNS:-5} alternating runs (3 at 50x200)."
+echo
 echo "| tier | objects | output MB | render s | peak MB | peak/output | floor s | render/floor | slice s | slice/full | re-render s | re-render peak MB | µs/object |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for tier in $tiers; do
   m=${tier%x*}; s=${tier#*x}
   "$SCALE" "$m" "$s" > "$WORK/in.yaml"
-  read -r full peak < <(measure "$WORK/out.yaml" "$VMESH" < "$WORK/in.yaml")
+  { cat "$WORK/in.yaml"; printf 'functionConfig:\n  apiVersion: vmesh.dev/v1alpha1\n  kind: VirtualMeshRenderer\n  metadata:\n    name: vmesh\n  spec:\n    cluster: cluster-0\n'; } > "$WORK/slice.yaml"
+  runs=${TIER_RUNS:-5}; [ "$tier" = 50x200 ] && runs=3
+  : > "$WORK/full.times"; : > "$WORK/slice.times"
+  for _ in $(seq "$runs"); do
+    measure "$WORK/out.yaml" "$VMESH" < "$WORK/in.yaml" >> "$WORK/full.times"
+    measure /dev/null "$VMESH" < "$WORK/slice.yaml" >> "$WORK/slice.times"
+  done
+  read -r full peak < <(median "$WORK/full.times")
+  read -r slice _ < <(median "$WORK/slice.times")
   objects=$(grep -c '^    vmesh.dev/cluster:\|^      vmesh.dev/cluster:' "$WORK/out.yaml" || true)
   bytes=$(stat -c %s "$WORK/out.yaml")
   read -r parse emit < <("$FLOOR" "$WORK/in.yaml" "$WORK/out.yaml")
-  { cat "$WORK/in.yaml"; printf 'functionConfig:\n  apiVersion: vmesh.dev/v1alpha1\n  kind: VirtualMeshRenderer\n  metadata:\n    name: vmesh\n  spec:\n    cluster: cluster-0\n'; } > "$WORK/slice.yaml"
-  read -r slice _ < <(measure /dev/null "$VMESH" < "$WORK/slice.yaml")
   read -r rerender rpeak < <(measure /dev/null "$VMESH" < "$WORK/out.yaml")
   awk -v t="$tier" -v o="$objects" -v b="$bytes" -v f="$full" -v p="$peak" -v pa="$parse" -v e="$emit" \
       -v sl="$slice" -v r="$rerender" -v rp="$rpeak" 'BEGIN {
     floor = pa + e
-    printf "| %s | %d | %.1f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f%% | %.2f | %.0f | %.1f |\n",
+    printf "| %s | %d | %.1f | %.2f | %.0f | %.2f | %.2f | %.2f | %.3f | %.1f%% | %.2f | %.0f | %.1f |\n",
       t, o, b/1e6, f, p/1024, (p*1024)/b, floor, f/floor, sl, 100*sl/f, r, rp/1024, 1e6*f/o }'
 done
 fi
