@@ -355,7 +355,7 @@ impl ContextCache {
     }
 }
 
-fn to_template_value(value: &Value) -> minijinja::Value {
+fn to_template_value(value: &impl serde::Serialize) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(value))
 }
 
@@ -368,10 +368,10 @@ fn render_one(
 ) -> Result<Value, String> {
     let meta = metadata(output);
     let mut common = outputs::common_context(output, api_versions);
-    let api_version = output.kind.api_version(api_versions).to_string();
-    common.insert("metadata".into(), Value::Object(meta.clone()));
+    common.metadata = Some(&meta);
+    let api_version = output.kind.api_version(api_versions);
     let context = minijinja::context! {
-        ..to_template_value(&Value::Object(common)),
+        ..to_template_value(&common),
         ..cache.source_context(output, plan)
     };
     let mut value = engine.render(output.kind.template(), context)?;
@@ -383,7 +383,7 @@ fn render_one(
             .unwrap_or(""),
         value.get("kind").and_then(Value::as_str).unwrap_or(""),
     );
-    if found != (api_version.as_str(), output.kind.kind()) {
+    if found != (api_version, output.kind.kind()) {
         return Err(format!(
             "template {} produced {} {}; expected {} {}",
             output.kind.template(),

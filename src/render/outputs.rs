@@ -412,55 +412,101 @@ pub const DESTINATION_ANNOTATION: &str = "vmesh.dev/destination";
 /// The template context of an output (without `metadata`, added by the caller): the
 /// [`common_context`] plus the [`source_context`].
 pub fn context(output: &Output, plan: &Plan, api_versions: (&str, &str)) -> Value {
-    let mut ctx = source_context(output, plan);
+    let mut ctx = serde_json::to_value(source_context(output, plan)).expect("contexts serialize");
     let map = ctx.as_object_mut().expect("contexts are objects");
-    map.extend(common_context(output, api_versions));
+    let common =
+        serde_json::to_value(common_context(output, api_versions)).expect("contexts serialize");
+    if let Value::Object(common) = common {
+        map.extend(common);
+    }
     ctx
 }
 
-/// The keys every template gets: `apiVersion`, `cluster`, `virtualMesh`, `destination`.
-pub fn common_context(output: &Output, api_versions: (&str, &str)) -> Map<String, Value> {
-    let mut map = Map::new();
-    map.insert(
-        "apiVersion".into(),
-        json!(output.kind.api_version(api_versions)),
-    );
-    map.insert("cluster".into(), json!(output.cluster));
-    map.insert("virtualMesh".into(), ref_context(output.virtual_mesh));
-    map.insert("destination".into(), ref_context(output.destination));
-    map
+/// The keys every template gets: `apiVersion`, `cluster`, `virtualMesh`, `destination`,
+/// and `metadata` (set by the renderer).
+#[derive(Serialize)]
+pub struct CommonContext<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    cluster: &'a str,
+    #[serde(rename = "virtualMesh")]
+    virtual_mesh: Option<RefContext<'a>>,
+    destination: Option<RefContext<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<&'a Map<String, Value>>,
+}
+
+#[derive(Serialize)]
+struct RefContext<'a> {
+    name: &'a str,
+    namespace: &'a str,
+}
+
+impl<'a> RefContext<'a> {
+    fn new(r: &'a ObjectRef) -> Self {
+        RefContext {
+            name: &r.name,
+            namespace: &r.namespace,
+        }
+    }
+}
+
+pub fn common_context<'a>(
+    output: &'a Output,
+    api_versions: (&'a str, &'a str),
+) -> CommonContext<'a> {
+    CommonContext {
+        api_version: output.kind.api_version(api_versions),
+        cluster: output.cluster,
+        virtual_mesh: output.virtual_mesh.map(RefContext::new),
+        destination: output.destination.map(RefContext::new),
+        metadata: None,
+    }
 }
 
 /// The keys of one output kind, from what the output is made of. For a federated
 /// Destination they are the same in every client cluster, so the renderer computes them once.
-pub fn source_context(output: &Output, plan: &Plan) -> Value {
-    match output.source {
+pub fn source_context<'p>(output: &Output<'p>, plan: &'p Plan) -> SourceContext<'p> {
+    let json = match output.source {
+        Source::RemoteServiceEntry(f) => {
+            return SourceContext::RemoteServiceEntry(RemoteServiceEntryContext {
+                hostname: &f.hostname,
+                addresses: [f.vip.to_string()],
+                ports: ports(&f.ports, false),
+                resolution: f.remote_resolution.as_str(),
+                endpoints: f
+                    .remote_endpoints
+                    .iter()
+                    .map(EndpointContext::new)
+                    .collect(),
+                service: ServiceContext::new(f),
+            });
+        }
+        Source::RemoteDestinationRule(f, same_cluster) => {
+            let host = if same_cluster {
+                plan.local_fqdn(&f.destination).unwrap_or(&f.hostname)
+            } else {
+                &f.hostname
+            };
+            let keepalive = if same_cluster { None } else { keepalive(f) };
+            return SourceContext::DestinationRule(DestinationRuleContext::new(
+                host, plan, keepalive, f,
+            ));
+        }
+        Source::FederatedLocalDestinationRule(f) => {
+            return SourceContext::DestinationRule(DestinationRuleContext::new(
+                &f.hostname,
+                plan,
+                keepalive(f),
+                f,
+            ));
+        }
         Source::Gateway(mesh, gateway) => json!({
             "hosts": [format!("*.{}", mesh.hostname_suffix)],
             "gateway": gateway_context(gateway),
             "mesh": {"name": mesh.mesh.name, "namespace": mesh.mesh.namespace},
         }),
-        Source::RemoteServiceEntry(f) => json!({
-            "hostname": f.hostname,
-            "addresses": [f.vip.to_string()],
-            "ports": ports(&f.ports, false),
-            "resolution": f.remote_resolution.as_str(),
-            "endpoints": endpoints(&f.remote_endpoints),
-            "service": service_context(f),
-        }),
         Source::LocalServiceEntry(f) => local_service_entry(f),
-        Source::RemoteDestinationRule(f, same_cluster) => json!({
-            "host": if same_cluster { plan.local_fqdn(&f.destination).unwrap_or(&f.hostname).to_string() } else { f.hostname.clone() },
-            "tlsMode": plan.tls_mode.as_str(),
-            "tcpKeepalive": if same_cluster { Value::Null } else { keepalive(f) },
-            "service": service_context(f),
-        }),
-        Source::FederatedLocalDestinationRule(f) => json!({
-            "host": f.hostname,
-            "tlsMode": plan.tls_mode.as_str(),
-            "tcpKeepalive": keepalive(f),
-            "service": service_context(f),
-        }),
         Source::LocalDestinationRule(d) => json!({
             "host": d.local_fqdn,
             "tlsMode": plan.tls_mode.as_str(),
@@ -481,14 +527,104 @@ pub fn source_context(output: &Output, plan: &Plan) -> Value {
             let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
             json!({ "data": {"key.pem": b64(&r.key_pem), "root-cert.pem": b64(&r.cert_pem)} })
         }
+    };
+    SourceContext::Json(json)
+}
+
+/// A kind-specific template context. The contexts that repeat in every client cluster of
+/// a federated Destination (most of a large render) are typed, so that they serialize
+/// straight into the template engine's values; the others are built as JSON.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum SourceContext<'p> {
+    RemoteServiceEntry(RemoteServiceEntryContext<'p>),
+    /// A federated Destination's rule, in a client cluster or its own.
+    DestinationRule(DestinationRuleContext<'p>),
+    Json(Value),
+}
+
+#[derive(Serialize)]
+pub struct RemoteServiceEntryContext<'p> {
+    hostname: &'p str,
+    addresses: [String; 1],
+    ports: Vec<PortContext<'p>>,
+    resolution: &'static str,
+    endpoints: Vec<EndpointContext<'p>>,
+    service: ServiceContext<'p>,
+}
+
+#[derive(Serialize)]
+pub struct DestinationRuleContext<'p> {
+    host: &'p str,
+    #[serde(rename = "tlsMode")]
+    tls_mode: &'static str,
+    #[serde(rename = "tcpKeepalive")]
+    tcp_keepalive: Option<KeepaliveContext<'p>>,
+    service: ServiceContext<'p>,
+}
+
+impl<'p> DestinationRuleContext<'p> {
+    fn new(
+        host: &'p str,
+        plan: &Plan,
+        tcp_keepalive: Option<KeepaliveContext<'p>>,
+        f: &'p Federation,
+    ) -> Self {
+        DestinationRuleContext {
+            host,
+            tls_mode: plan.tls_mode.as_str(),
+            tcp_keepalive,
+            service: ServiceContext::new(f),
+        }
     }
 }
 
-fn ref_context(r: Option<&ObjectRef>) -> Value {
-    r.map_or(
-        Value::Null,
-        |r| json!({"name": r.name, "namespace": r.namespace}),
-    )
+#[derive(Serialize)]
+struct ServiceContext<'p> {
+    name: &'p str,
+    namespace: &'p str,
+    #[serde(rename = "clusterName")]
+    cluster_name: &'p str,
+}
+
+impl<'p> ServiceContext<'p> {
+    fn new(f: &'p Federation) -> Self {
+        ServiceContext {
+            name: &f.service.name,
+            namespace: &f.service.namespace,
+            cluster_name: &f.service.cluster_name,
+        }
+    }
+}
+
+/// A ServiceEntry endpoint: `ports` maps port names to numbers, in the ports' order.
+#[derive(Serialize)]
+struct EndpointContext<'p> {
+    address: &'p str,
+    ports: PortMap<'p>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: &'p BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locality: Option<&'p str>,
+}
+
+impl<'p> EndpointContext<'p> {
+    fn new(e: &'p EndpointEntry) -> Self {
+        EndpointContext {
+            address: &e.address,
+            ports: PortMap(&e.ports),
+            labels: &e.labels,
+            locality: e.locality.as_deref(),
+        }
+    }
+}
+
+struct PortMap<'p>(&'p [(String, u32)]);
+
+impl Serialize for PortMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, port)| (name, port)))
+    }
 }
 
 fn gateway_context(g: &Gateway) -> Value {
@@ -512,7 +648,7 @@ fn local_service_entry(f: &Federation) -> Value {
             labels, export_to, ..
         } => json!({
             "hostname": f.hostname,
-            "ports": ports(&f.ports, true),
+            "ports": serde_json::to_value(ports(&f.ports, true)).expect("ports serialize"),
             "resolution": "STATIC",
             "addresses": Value::Null,
             "workloadSelector": {"labels": labels},
@@ -525,7 +661,7 @@ fn local_service_entry(f: &Federation) -> Value {
             resolution,
         } => json!({
             "hostname": f.hostname,
-            "ports": ports(&f.ports, false),
+            "ports": serde_json::to_value(ports(&f.ports, false)).expect("ports serialize"),
             "resolution": resolution.as_str(),
             // The VIP of the remote ServiceEntries: Istio warns about TCP ports without
             // addresses (Gloo Mesh wrote none here).
@@ -547,8 +683,8 @@ struct PortContext<'a> {
     target_port: Option<u32>,
 }
 
-fn ports(ports: &[ServicePort], with_target: bool) -> Value {
-    let list: Vec<PortContext> = ports
+fn ports(ports: &[ServicePort], with_target: bool) -> Vec<PortContext<'_>> {
+    ports
         .iter()
         .map(|p| PortContext {
             number: p.number,
@@ -556,30 +692,12 @@ fn ports(ports: &[ServicePort], with_target: bool) -> Value {
             protocol: &p.protocol,
             target_port: if with_target { p.target_port } else { None },
         })
-        .collect();
-    serde_json::to_value(list).expect("ports serialize")
+        .collect()
 }
 
 fn endpoints(entries: &[EndpointEntry]) -> Value {
-    Value::Array(
-        entries
-            .iter()
-            .map(|e| {
-                let mut m = Map::new();
-                m.insert("address".into(), json!(e.address));
-                let ports: Map<String, Value> =
-                    e.ports.iter().map(|(n, p)| (n.clone(), json!(p))).collect();
-                m.insert("ports".into(), Value::Object(ports));
-                if !e.labels.is_empty() {
-                    m.insert("labels".into(), json!(e.labels));
-                }
-                if let Some(locality) = &e.locality {
-                    m.insert("locality".into(), json!(locality));
-                }
-                Value::Object(m)
-            })
-            .collect(),
-    )
+    let list: Vec<EndpointContext> = entries.iter().map(EndpointContext::new).collect();
+    serde_json::to_value(list).expect("endpoints serialize")
 }
 
 /// AccessPolicy rules in Istio's shape: `from: [{source}]`, `to: [{operation}]`; a rule
@@ -603,23 +721,28 @@ fn rules(rules: &[crate::plan::access::Rule]) -> Value {
     )
 }
 
-fn keepalive(f: &Federation) -> Value {
-    let Some(k) = &f.keepalive else {
-        return Value::Null;
+#[derive(Serialize)]
+pub struct KeepaliveContext<'p> {
+    #[serde(skip_serializing_if = "is_zero")]
+    probes: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time: Option<&'p str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<&'p str>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The Destination's TCP keepalive, `None` when it sets nothing.
+fn keepalive(f: &Federation) -> Option<KeepaliveContext<'_>> {
+    let k = f.keepalive.as_ref()?;
+    let context = KeepaliveContext {
+        probes: k.probes,
+        time: k.time.as_deref(),
+        interval: k.interval.as_deref(),
     };
-    let mut m = Map::new();
-    if k.probes != 0 {
-        m.insert("probes".into(), json!(k.probes));
-    }
-    if let Some(t) = &k.time {
-        m.insert("time".into(), json!(t));
-    }
-    if let Some(i) = &k.interval {
-        m.insert("interval".into(), json!(i));
-    }
-    if m.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(m)
-    }
+    let empty = context.probes == 0 && context.time.is_none() && context.interval.is_none();
+    (!empty).then_some(context)
 }
