@@ -168,49 +168,45 @@ impl Plan {
     }
 
     fn add_federations(&mut self, inputs: &Inputs, report: &mut Report) {
-        let mut warned_targets: BTreeSet<(ObjectRef, ObjectRef)> = BTreeSet::new();
+        let (candidates, target_lists) = federation_candidates(&self.meshes, inputs, report);
+        let built = self.build_federations(inputs, &candidates, report);
         let mut unreachable: BTreeSet<ObjectRef> = BTreeSet::new();
-        // The meshes a Destination is federated to depend only on its mesh and on which
-        // federation selectors pick it: resolved once per such pair, shared by all.
-        let mut target_lists: HashMap<(&ObjectRef, Vec<usize>), TargetList> = HashMap::new();
-        let mut candidates: Vec<Candidate> = Vec::new();
-        for (dest_ref, destination) in &inputs.destinations {
-            let Some(service) = &destination.spec.kube_service else {
+        for (candidate, federation) in candidates.iter().zip(built) {
+            let Some(mut federation) = federation else {
                 continue;
             };
-            let Some(mesh_ref) = &destination.spec.mesh else {
-                continue;
-            };
-            let Some(mesh_plan) = self.meshes.get(mesh_ref) else {
-                continue;
-            };
-            let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
-            let list = target_lists
-                .entry((mesh_ref, selected_federation_rules(vm, service)))
-                .or_insert_with_key(|(own, selected)| {
-                    TargetList::resolve(
-                        inputs,
-                        vm,
-                        own,
-                        selected,
-                        mesh_plan,
-                        &mut warned_targets,
-                        report,
-                    )
-                });
-            list.destinations += 1;
-            if !list.targets.is_empty() {
-                candidates.push(Candidate {
-                    destination_ref: dest_ref,
-                    destination,
-                    service,
-                    mesh_plan,
-                    targets: list.targets.clone(),
-                });
+            let mesh_plan = candidate.mesh_plan;
+            if unreachable_gateways(mesh_plan, &federation)
+                && unreachable.insert(mesh_plan.mesh.clone())
+            {
+                let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
+                report.error(
+                    vm.item,
+                    &mesh_field(vm, &mesh_plan.mesh),
+                    format!(
+                        "the east-west gateways of mesh {} have no external addresses, so other clusters cannot reach its Destinations (first: {})",
+                        mesh_plan.mesh.key(),
+                        candidate.destination_ref.key()
+                    ),
+                );
             }
+            if let Some(status) = self.status.get_mut(&mesh_plan.virtual_mesh) {
+                status.1.push(candidate.destination_ref.clone());
+            }
+            federation.index = self.federations.len();
+            self.federations.push(federation);
         }
-        // Each Destination's federation depends on nothing but its own inputs: build them
-        // on every core, each job with results of its own, then take them in order.
+        check_smart_dns(inputs, target_lists, report);
+    }
+
+    /// Each Destination's federation depends on nothing but its own inputs: built on every
+    /// core, each job with results of its own, and returned in the candidates' order.
+    fn build_federations(
+        &self,
+        inputs: &Inputs,
+        candidates: &[Candidate],
+        report: &mut Report,
+    ) -> Vec<Option<Federation>> {
         let chunks: Vec<&[Candidate]> = candidates.chunks(FEDERATION_CHUNK).collect();
         let items = report.items();
         let built = crate::parallel::in_parallel(&chunks, |chunk| {
@@ -232,59 +228,12 @@ impl Plan {
                 .collect();
             (federations, results)
         });
-        let mut built_federations = Vec::with_capacity(candidates.len());
-        for (federations, results) in built {
+        let mut federations = Vec::with_capacity(candidates.len());
+        for (built, results) in built {
             report.results.append(results);
-            built_federations.extend(federations);
+            federations.extend(built);
         }
-        for (candidate, federation) in candidates.iter().zip(built_federations) {
-            let Some(mut federation) = federation else {
-                continue;
-            };
-            let mesh_plan = candidate.mesh_plan;
-            let mesh_ref = &mesh_plan.mesh;
-            if mesh_plan.multi_mesh
-                && !mesh_plan.gateways.is_empty()
-                && federation.remote_endpoints.is_empty()
-                && mesh_plan.gateways.iter().all(|g| g.addresses.is_empty())
-                && unreachable.insert(mesh_ref.clone())
-            {
-                let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
-                report.error(
-                    vm.item,
-                    &mesh_field(vm, mesh_ref),
-                    format!(
-                        "the east-west gateways of mesh {} have no external addresses, so other clusters cannot reach its Destinations (first: {})",
-                        mesh_ref.key(),
-                        candidate.destination_ref.key()
-                    ),
-                );
-            }
-            if let Some(status) = self.status.get_mut(&mesh_plan.virtual_mesh) {
-                status.1.push(candidate.destination_ref.clone());
-            }
-            federation.index = self.federations.len();
-            self.federations.push(federation);
-        }
-        let mut smart_dns: BTreeMap<(ObjectRef, ObjectRef), usize> = BTreeMap::new();
-        for list in target_lists.into_values() {
-            for target in list.without_smart_dns {
-                *smart_dns
-                    .entry((list.virtual_mesh.clone(), target))
-                    .or_default() += list.destinations;
-            }
-        }
-        for ((vm_ref, target), count) in smart_dns {
-            let vm = &inputs.virtual_meshes[&vm_ref];
-            report.error(
-                vm.item,
-                "spec.federation.hostnameSuffix",
-                format!(
-                    "mesh {} does not have smart DNS proxying enabled (hostname suffix can only be specified for federated Destination if Istio's smart DNS proxying is enabled); {count} Destination(s) are federated to it",
-                    target.key()
-                ),
-            );
-        }
+        federations
     }
 
     fn federation(
@@ -537,6 +486,89 @@ fn selected_federation_rules(vm: &Resource<VirtualMeshSpec>, service: &KubeServi
         }
     }
     selected
+}
+
+/// The Destinations to federate, in key order, with the meshes each is federated to; and
+/// the target lists, for the smart DNS check. The meshes a Destination is federated to
+/// depend only on its mesh and on which federation selectors pick it: resolved once per
+/// such pair and shared by all.
+fn federation_candidates<'a>(
+    meshes: &'a BTreeMap<ObjectRef, MeshPlan>,
+    inputs: &'a Inputs,
+    report: &mut Report,
+) -> (Vec<Candidate<'a>>, Vec<TargetList>) {
+    let mut warned_targets: BTreeSet<(ObjectRef, ObjectRef)> = BTreeSet::new();
+    let mut target_lists: HashMap<(&ObjectRef, Vec<usize>), TargetList> = HashMap::new();
+    let mut candidates = Vec::new();
+    for (dest_ref, destination) in &inputs.destinations {
+        let Some(service) = &destination.spec.kube_service else {
+            continue;
+        };
+        let Some(mesh_ref) = &destination.spec.mesh else {
+            continue;
+        };
+        let Some(mesh_plan) = meshes.get(mesh_ref) else {
+            continue;
+        };
+        let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
+        let list = target_lists
+            .entry((mesh_ref, selected_federation_rules(vm, service)))
+            .or_insert_with_key(|(own, selected)| {
+                TargetList::resolve(
+                    inputs,
+                    vm,
+                    own,
+                    selected,
+                    mesh_plan,
+                    &mut warned_targets,
+                    report,
+                )
+            });
+        list.destinations += 1;
+        if !list.targets.is_empty() {
+            candidates.push(Candidate {
+                destination_ref: dest_ref,
+                destination,
+                service,
+                mesh_plan,
+                targets: list.targets.clone(),
+            });
+        }
+    }
+    (candidates, target_lists.into_values().collect())
+}
+
+/// A mesh of a multi-mesh VirtualMesh whose east-west gateways have no address a
+/// Destination's remote endpoints could use.
+fn unreachable_gateways(mesh_plan: &MeshPlan, federation: &Federation) -> bool {
+    mesh_plan.multi_mesh
+        && !mesh_plan.gateways.is_empty()
+        && federation.remote_endpoints.is_empty()
+        && mesh_plan.gateways.iter().all(|g| g.addresses.is_empty())
+}
+
+/// A custom hostname suffix needs Istio's smart DNS proxying in every mesh the
+/// Destinations are federated to: one error per VirtualMesh and mesh without it.
+fn check_smart_dns(inputs: &Inputs, target_lists: Vec<TargetList>, report: &mut Report) {
+    let mut smart_dns: BTreeMap<(ObjectRef, ObjectRef), usize> = BTreeMap::new();
+    for list in target_lists {
+        for target in list.without_smart_dns {
+            *smart_dns
+                .entry((list.virtual_mesh.clone(), target))
+                .or_default() += list.destinations;
+        }
+    }
+    for ((vm_ref, target), count) in smart_dns {
+        let vm = &inputs.virtual_meshes[&vm_ref];
+        report.error(
+            vm.item,
+            "spec.federation.hostnameSuffix",
+            format!(
+                "mesh {} does not have smart DNS proxying enabled (hostname suffix can only be specified for federated Destination if Istio's smart DNS proxying is enabled); {count} Destination(s) are federated to it",
+                target.key()
+            ),
+        );
+    }
 }
 
 /// Destinations federated per parallel job.

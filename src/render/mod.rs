@@ -277,6 +277,7 @@ fn next_index_in_file(previous: &Output, output: &Output, previous_index: usize)
     if same_file { previous_index + 1 } else { 0 }
 }
 
+/// Renders a run of one cluster's outputs: the whole cluster, or the part one core takes.
 fn render_piece(
     outputs: &[Output],
     first_index_in_file: usize,

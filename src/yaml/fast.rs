@@ -262,16 +262,7 @@ struct Parser<'a> {
 impl<'a> Parser<'a> {
     fn new(s: &'a str) -> R<Self> {
         check_bytes(s.as_bytes())?;
-        Ok(Parser {
-            s,
-            b: s.as_bytes(),
-            pos: 0,
-            line_start: 0,
-            eol: 0,
-            keys: Vec::new(),
-            nodes: 0,
-            events: 0,
-        })
+        Ok(Parser::within(s))
     }
 
     /// A parser over part of an input [`Parser::new`] has checked (offsets stay those of the
