@@ -71,10 +71,9 @@ pub struct Keepalive {
     pub interval: Option<String>,
 }
 
-/// An Istio mesh a Destination is federated to, and where its outputs go.
+/// Where the outputs for an Istio mesh a Destination is federated to go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    pub mesh: ObjectRef,
     /// The mesh's workload cluster.
     pub cluster: String,
     /// The mesh's Istio control-plane namespace (the remote ServiceEntry and rule's).

@@ -657,7 +657,6 @@ impl TargetList {
                 without_smart_dns.push(target.clone());
             }
             targets.push(Target {
-                mesh: target.clone(),
                 cluster: istio.installation.cluster.clone(),
                 namespace: istio_namespace(istio).to_string(),
             });

@@ -474,11 +474,7 @@ pub fn source_context<'p>(output: &Output<'p>, plan: &'p Plan) -> SourceContext<
                 addresses: [f.vip.to_string()],
                 ports: ports(&f.ports, false),
                 resolution: f.remote_resolution.as_str(),
-                endpoints: f
-                    .remote_endpoints
-                    .iter()
-                    .map(EndpointContext::new)
-                    .collect(),
+                endpoints: endpoints(&f.remote_endpoints),
                 service: ServiceContext::new(f),
             });
         }
@@ -638,30 +634,26 @@ fn gateway_context(g: &Gateway) -> Value {
     })
 }
 
-fn service_context(f: &Federation) -> Value {
-    json!({"name": f.service.name, "namespace": f.service.namespace, "clusterName": f.service.cluster_name})
-}
-
 fn local_service_entry(f: &Federation) -> Value {
     match &f.local {
         LocalEntry::Selector {
             labels, export_to, ..
         } => json!({
             "hostname": f.hostname,
-            "ports": serde_json::to_value(ports(&f.ports, true)).expect("ports serialize"),
+            "ports": ports(&f.ports, true),
             "resolution": "STATIC",
             "addresses": Value::Null,
             "workloadSelector": {"labels": labels},
             "endpoints": Value::Null,
             "exportTo": export_to,
-            "service": service_context(f),
+            "service": ServiceContext::new(f),
         }),
         LocalEntry::Pods {
             endpoints: eps,
             resolution,
         } => json!({
             "hostname": f.hostname,
-            "ports": serde_json::to_value(ports(&f.ports, false)).expect("ports serialize"),
+            "ports": ports(&f.ports, false),
             "resolution": resolution.as_str(),
             // The VIP of the remote ServiceEntries: Istio warns about TCP ports without
             // addresses (Gloo Mesh wrote none here).
@@ -669,7 +661,7 @@ fn local_service_entry(f: &Federation) -> Value {
             "workloadSelector": Value::Null,
             "endpoints": endpoints(eps),
             "exportTo": ["."],
-            "service": service_context(f),
+            "service": ServiceContext::new(f),
         }),
     }
 }
@@ -695,9 +687,8 @@ fn ports(ports: &[ServicePort], with_target: bool) -> Vec<PortContext<'_>> {
         .collect()
 }
 
-fn endpoints(entries: &[EndpointEntry]) -> Value {
-    let list: Vec<EndpointContext> = entries.iter().map(EndpointContext::new).collect();
-    serde_json::to_value(list).expect("endpoints serialize")
+fn endpoints(entries: &[EndpointEntry]) -> Vec<EndpointContext<'_>> {
+    entries.iter().map(EndpointContext::new).collect()
 }
 
 /// AccessPolicy rules in Istio's shape: `from: [{source}]`, `to: [{operation}]`; a rule
