@@ -330,6 +330,11 @@ func computeExpectations(in *Inputs) *Expectations {
 				break
 			}
 			for _, p := range d.KubeService.Ports {
+				if strings.EqualFold(p.Protocol, "UDP") {
+					// Sidecars do not proxy UDP (only DNS, which capture answers itself).
+					exp.Notes = append(exp.Notes, fmt.Sprintf("destination %s port %d is UDP: not simulated", d.Key, p.Port))
+					continue
+				}
 				exp.Calls = append(exp.Calls, FederatedCall{
 					VirtualMesh: vm.Key,
 					Destination: d,

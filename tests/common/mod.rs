@@ -4,6 +4,7 @@
 pub mod certs;
 pub mod fuzz_checks;
 pub mod istio;
+pub mod strategies;
 pub mod topology;
 
 use serde_json::Value;
