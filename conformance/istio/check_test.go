@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "usage: check [--vmesh PATH] [--rendered] [--json FILE] [--quiet] INPUT.yaml...")
 		os.Exit(2)
 	}
+	// The report goes to stdout; the test framework's own lines (its PASS/FAIL, and the log of
+	// an Istio component that stops a subtest) go to stderr.
+	reportOut = os.Stdout
+	os.Stdout = os.Stderr
 	if code := m.Run(); code != 0 && exitCode == 0 {
 		exitCode = code
 	}

@@ -65,6 +65,9 @@ func (r *Report) fail(cluster, step, subject, format string, args ...any) {
 	r.Failures = append(r.Failures, Failure{Cluster: cluster, Step: step, Subject: subject, Message: fmt.Sprintf(format, args...)})
 }
 
+// reportOut is where reports are printed (the process's stdout).
+var reportOut io.Writer = os.Stdout
+
 // Options are the command line of the harness.
 type Options struct {
 	Vmesh    string
@@ -94,12 +97,12 @@ func JudgeAll(t *testing.T, opts Options, inputs []string) int {
 			report.fail("", "simulate", input, "Istio's discovery server stopped the run (see the log above)")
 		}
 		reports = append(reports, report)
-		printReport(os.Stdout, report, opts.Quiet)
+		printReport(reportOut, report, opts.Quiet)
 		if len(report.Failures) > 0 {
 			failed = true
 		}
 	}
-	printSummary(os.Stdout, reports)
+	printSummary(reportOut, reports)
 	if opts.JSON != "" {
 		text, _ := json.MarshalIndent(reports, "", "  ")
 		if err := os.WriteFile(opts.JSON, append(text, '\n'), 0o644); err != nil {
