@@ -172,7 +172,10 @@ pub fn port_name(port: &KubeServicePort) -> String {
 }
 
 /// The pod port behind a Service port: its number, or its name resolved through the
-/// Destination's endpoint ports.
+/// Destination's endpoint ports. Kubernetes names an endpoint port after the *Service* port
+/// (the EndpointSlice controller copies `ServicePort.name`), so that name is looked up first;
+/// inputs written by Gloo Mesh's discovery may name it after the container port instead,
+/// which is looked up next.
 pub fn target_port(port: &KubeServicePort, service: &KubeService) -> Option<u32> {
     if port.target_port_number != 0 {
         return Some(port.target_port_number);
@@ -180,12 +183,15 @@ pub fn target_port(port: &KubeServicePort, service: &KubeService) -> Option<u32>
     if port.target_port_name.is_empty() {
         return Some(port.port);
     }
-    service
-        .endpoint_subsets
-        .iter()
-        .flat_map(|s| &s.ports)
-        .find(|p| p.name == port.target_port_name)
-        .map(|p| p.port)
+    let endpoint_port = |name: &str| {
+        service
+            .endpoint_subsets
+            .iter()
+            .flat_map(|s| &s.ports)
+            .find(|p| p.name == name && p.port != 0)
+            .map(|p| p.port)
+    };
+    endpoint_port(&port.name).or_else(|| endpoint_port(&port.target_port_name))
 }
 
 /// Remote endpoints: one per gateway address and per distinct label set of the

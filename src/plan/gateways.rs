@@ -25,8 +25,12 @@ pub struct Gateway {
     pub addresses: Vec<String>,
     /// Port clients dial: the NodePort or the load balancer port.
     pub destination_port: u32,
-    /// Port the gateway pods listen on (the Gateway server port).
+    /// Port the gateway pods listen on.
     pub container_port: u32,
+    /// The gateway Service's own port: what a selector Gateway's server names, since Istio
+    /// reads a server port as a Service port when the gateway's Service has it
+    /// (`pilot/pkg/model/gateway.go` `resolvePorts`).
+    pub service_port: u32,
 }
 
 /// Selects the east-west gateways of one Istio mesh for its VirtualMesh. Errors go to the
@@ -117,6 +121,15 @@ pub fn select(
                 addresses: addresses(service),
                 destination_port: info.external_tls_port,
                 container_port: info.tls_container_port,
+                // The Service port in front of the TLS container port; without one, Istio
+                // takes the server port as the pod's own.
+                service_port: service
+                    .ports
+                    .iter()
+                    .find(|p| {
+                        super::federation::target_port(p, service) == Some(info.tls_container_port)
+                    })
+                    .map_or(info.tls_container_port, |p| p.port),
             });
         }
     }
@@ -158,15 +171,11 @@ fn port_error(port_name: &str, destination: &str) -> String {
 /// NodePort and LoadBalancer Services can be gateways.
 fn build(dest_ref: &ObjectRef, service: &KubeService, port_name: &str) -> Option<Gateway> {
     let port = service.ports.iter().find(|p| p.name == port_name)?;
-    let container_port = if !port.target_port_name.is_empty() {
-        service
-            .endpoint_subsets
-            .iter()
-            .flat_map(|s| &s.ports)
-            .find(|p| p.name == port.target_port_name)
-            .map_or(0, |p| p.port)
+    // A port without a target is a Gloo Mesh error (containerPort 0), not the Service port.
+    let container_port = if port.target_port_name.is_empty() && port.target_port_number == 0 {
+        0
     } else {
-        port.target_port_number
+        super::federation::target_port(port, service).unwrap_or(0)
     };
     let destination_port = match service.service_type {
         ServiceType::NodePort => port.node_port,
@@ -180,6 +189,7 @@ fn build(dest_ref: &ObjectRef, service: &KubeService, port_name: &str) -> Option
         addresses: addresses(service),
         destination_port,
         container_port,
+        service_port: port.port,
     })
 }
 

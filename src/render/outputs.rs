@@ -631,6 +631,7 @@ fn gateway_context(g: &Gateway) -> Value {
         "addresses": g.addresses,
         "destinationPort": g.destination_port,
         "containerPort": g.container_port,
+        "servicePort": g.service_port,
     })
 }
 
