@@ -139,8 +139,29 @@ pub fn rules_for(
                 super::selectors::any_matches(&p.spec.destination_selector, service)
             })
         })
-        .map(|(_, rule)| rule.clone())
+        .map(|(_, rule)| at_target_ports(rule, service))
         .collect()
+}
+
+/// `allowedPorts` are the ports a client calls, the Service's; an AuthorizationPolicy's
+/// `ports` are matched against the connection's destination port at the workload, which is
+/// the Service port's target (`pilot/pkg/security/authz/model` `destination_port`). A port
+/// the Service does not have is kept as written.
+fn at_target_ports(rule: &Rule, service: &KubeService) -> Rule {
+    let mut rule = rule.clone();
+    if let Some(to) = &mut rule.to {
+        for port in &mut to.ports {
+            let target = service
+                .ports
+                .iter()
+                .find(|p| p.port.to_string() == *port)
+                .and_then(|p| super::federation::target_port(p, service));
+            if let Some(target) = target {
+                *port = target.to_string();
+            }
+        }
+    }
+    rule
 }
 
 fn rule(

@@ -60,6 +60,7 @@ pub enum LocalEntry {
     Pods {
         endpoints: Vec<EndpointEntry>,
         resolution: Resolution,
+        export_to: Vec<String>,
     },
 }
 
@@ -291,6 +292,12 @@ fn locality(region: &str, endpoint: &Endpoint) -> Option<String> {
 
 /// Gloo Mesh's local pod-IP endpoints (`endpoints: pods`), keyed by the ServiceEntry's port
 /// names.
+/// Istio's label for an endpoint with a sidecar. The east-west gateway's AUTO_PASSTHROUGH
+/// clusters keep only endpoints that carry it (`EndpointsWithMTLSFilter` in
+/// `pilot/pkg/xds/endpoints`), since it cannot see whether passed-through traffic is mTLS:
+/// a serving ServiceEntry's pod endpoints without it receive nothing.
+pub const TLS_MODE_LABEL: &str = "security.istio.io/tlsMode";
+
 pub fn pod_endpoints(service: &KubeService, port_names: &[String]) -> Vec<EndpointEntry> {
     let mut entries = Vec::new();
     for subset in &service.endpoint_subsets {
@@ -313,10 +320,12 @@ pub fn pod_endpoints(service: &KubeService, port_names: &[String]) -> Vec<Endpoi
             .filter(|(name, _)| port_names.contains(name))
             .collect();
         for endpoint in &subset.endpoints {
+            let mut labels = endpoint.labels.clone();
+            labels.insert(TLS_MODE_LABEL.to_string(), "istio".to_string());
             entries.push(EndpointEntry {
                 address: endpoint.ip_address.clone(),
                 ports: ports.clone(),
-                labels: endpoint.labels.clone(),
+                labels,
                 locality: None,
             });
         }

@@ -298,15 +298,22 @@ impl Plan {
                     return None;
                 }
             };
+        // The serving ServiceEntry must be visible to the east-west gateways: an
+        // AUTO_PASSTHROUGH chain exists only for hosts in the gateway's sidecar scope
+        // (DefaultSidecarScopeForGateway), so it is exported to their namespaces too.
+        let local_namespace = match mode {
+            EndpointsMode::Stable => &service.service_ref.namespace,
+            EndpointsMode::Pods => &mesh_plan.namespace,
+        };
+        let mut export_to = vec![".".to_string()];
+        for gateway in &mesh_plan.gateways {
+            let ns = &gateway.service.namespace;
+            if ns != local_namespace && !export_to.contains(ns) {
+                export_to.push(ns.clone());
+            }
+        }
         let local = match mode {
             EndpointsMode::Stable => {
-                let mut export_to = vec![".".to_string()];
-                for gateway in &mesh_plan.gateways {
-                    let ns = &gateway.service.namespace;
-                    if ns != &service.service_ref.namespace && !export_to.contains(ns) {
-                        export_to.push(ns.clone());
-                    }
-                }
                 LocalEntry::Selector {
                     namespace: service.service_ref.namespace.clone(),
                     labels: service.workload_selector_labels.clone(),
@@ -319,6 +326,7 @@ impl Plan {
                     Ok(resolution) => LocalEntry::Pods {
                         endpoints,
                         resolution,
+                        export_to,
                     },
                     Err(message) => {
                         report.error(
@@ -762,7 +770,7 @@ fn tls_mode(inputs: &Inputs, config: &RenderConfig, report: &mut Report) -> TlsM
         report.warning(
             settings.item,
             "spec.mtls.istio.tlsMode",
-            "DestinationRules get TLS mode DISABLE (Settings without an Istio TLS mode means DISABLE, as in Gloo Mesh); cross-cluster traffic through AUTO_PASSTHROUGH gateways needs ISTIO_MUTUAL",
+            "local DestinationRules get TLS mode DISABLE (Settings without an Istio TLS mode means DISABLE, as in Gloo Mesh); the rules of federated hosts stay ISTIO_MUTUAL, which AUTO_PASSTHROUGH gateways need",
         );
     }
     mode

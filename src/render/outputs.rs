@@ -8,6 +8,7 @@ use crate::model::common::ProtoEnum;
 use crate::plan::federation::{EndpointEntry, Federation, LocalEntry, ServicePort};
 use crate::plan::gateways::Gateway;
 use crate::plan::names::sanitize_name;
+use crate::model::networking::TlsMode;
 use crate::plan::{DestinationPlan, MeshPlan, Plan};
 use base64::Engine as _;
 use serde::Serialize;
@@ -568,10 +569,22 @@ impl<'p> DestinationRuleContext<'p> {
     ) -> Self {
         DestinationRuleContext {
             host,
-            tls_mode: plan.tls_mode.as_str(),
+            tls_mode: federated_tls_mode(plan, host, f),
             tcp_keepalive,
             service: ServiceContext::new(f),
         }
+    }
+}
+
+/// A federated host's rule is ISTIO_MUTUAL whatever the local TLS mode: the east-west
+/// gateway's AUTO_PASSTHROUGH chains match Istio's SNI and ALPN, which only ISTIO_MUTUAL sends
+/// (SIMPLE, MUTUAL and DISABLE send none, `cluster_tls.go`). The serving cluster's rule for
+/// the local hostname (two meshes in one cluster) keeps the configured mode.
+fn federated_tls_mode(plan: &Plan, host: &str, f: &Federation) -> &'static str {
+    if host == f.hostname {
+        TlsMode::IstioMutual.as_str()
+    } else {
+        plan.tls_mode.as_str()
     }
 }
 
@@ -643,7 +656,10 @@ fn local_service_entry(f: &Federation) -> Value {
             "hostname": f.hostname,
             "ports": ports(&f.ports, true),
             "resolution": "STATIC",
-            "addresses": Value::Null,
+            // The federated VIP: without an address, every sidecar that sees this entry
+            // would send all traffic of a TCP port to it (a 0.0.0.0:<port> listener) when
+            // Istio's address auto-allocation is off.
+            "addresses": [f.vip.to_string()],
             "workloadSelector": {"labels": labels},
             "endpoints": Value::Null,
             "exportTo": export_to,
@@ -652,6 +668,7 @@ fn local_service_entry(f: &Federation) -> Value {
         LocalEntry::Pods {
             endpoints: eps,
             resolution,
+            export_to,
         } => json!({
             "hostname": f.hostname,
             "ports": ports(&f.ports, false),
@@ -661,7 +678,7 @@ fn local_service_entry(f: &Federation) -> Value {
             "addresses": [f.vip.to_string()],
             "workloadSelector": Value::Null,
             "endpoints": endpoints(eps),
-            "exportTo": ["."],
+            "exportTo": export_to,
             "service": ServiceContext::new(f),
         }),
     }
