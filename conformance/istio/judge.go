@@ -37,6 +37,7 @@ type ClusterReport struct {
 	Validated int      `json:"objectsValidated"`
 	Warnings  []string `json:"warnings,omitempty"`
 	CAs       int      `json:"casLoaded"`
+	Settings  []string `json:"istioSettingsApplied,omitempty"`
 	Calls     []string `json:"callsSimulated"`
 }
 
@@ -292,6 +293,19 @@ type Generated struct {
 	YAML                              string
 }
 
+// Annotations are the object's metadata.annotations.
+func (g Generated) Annotations() map[string]string {
+	out := map[string]string{}
+	meta, _ := g.Raw["metadata"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	for k, v := range annotations {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
 func (g Generated) String() string {
 	return fmt.Sprintf("%s %s/%s", g.Kind, g.Namespace, g.Name)
 }
@@ -308,6 +322,10 @@ func generatedByCluster(list *ResourceList) map[string][]Generated {
 			continue
 		}
 		cluster := item.Metadata.Annotations["vmesh.dev/cluster"]
+		if settingsFor := item.Metadata.Annotations["vmesh.dev/istio-settings-cluster"]; settingsFor != "" {
+			// A management item: the settings of that cluster's Istio installation.
+			cluster = settingsFor
+		}
 		if cluster == "" {
 			continue
 		}
@@ -332,6 +350,9 @@ func printReport(w io.Writer, r *Report, quiet bool) {
 	for _, c := range r.Clusters {
 		fmt.Fprintf(w, "   cluster %-20s objects validated %3d   cacerts loaded %d   calls simulated %d\n",
 			c.Name, c.Validated, c.CAs, len(c.Calls))
+		for _, s := range c.Settings {
+			fmt.Fprintf(w, "     mesh config: Istio settings %s applied\n", s)
+		}
 		if !quiet {
 			for _, call := range c.Calls {
 				fmt.Fprintf(w, "     call %s\n", call)

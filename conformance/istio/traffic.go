@@ -8,6 +8,8 @@ package conformance
 
 import (
 	"fmt"
+
+	"sigs.k8s.io/yaml"
 	"sort"
 	"strings"
 	"testing"
@@ -37,13 +39,18 @@ type World struct {
 	in       *Inputs
 	clusters map[string]*Cluster
 	servers  map[string]*xds.FakeDiscoveryServer
-	sims     map[string]*simulation.Simulation
-	proxies  map[string]*model.Proxy
-	report   *Report
+	// meshConfigs are each cluster's mesh config in force.
+	meshConfigs map[string]*meshconfig.MeshConfig
+	sims        map[string]*simulation.Simulation
+	proxies     map[string]*model.Proxy
+	report      *Report
 }
 
-func dnsCapture(m *Mesh) bool {
-	return m.Istio.SmartDNSProxyingEnabled
+// dnsCapture: the client cluster's sidecars capture DNS, by the mesh config in force (the
+// Mesh's discovered setting, or the Istio settings vmesh rendered for it).
+func (w *World) dnsCapture(clusterName string) bool {
+	mc := w.meshConfigs[clusterName]
+	return mc != nil && mc.GetDefaultConfig().GetProxyMetadata()["ISTIO_META_DNS_CAPTURE"] == "true"
 }
 
 func trustDomain(m *Mesh) string {
@@ -60,19 +67,46 @@ func rootNamespace(m *Mesh) string {
 	return "istio-system"
 }
 
-// meshConfig is the cluster's mesh config as the inputs describe its installation: the Mesh's
-// trust domain, its installation namespace as the root namespace, and DNS capture as discovered.
-func meshConfig(m *Mesh) *meshconfig.MeshConfig {
+// meshConfig is the cluster's mesh config: the installation the inputs describe (the Mesh's
+// trust domain, its installation namespace as the root namespace, DNS capture as discovered),
+// with the Istio settings vmesh rendered for the cluster applied over it by Istio's own
+// mesh config loader, as istiod would load them once the platform team installs them.
+func meshConfig(m *Mesh, objects []Generated) (*meshconfig.MeshConfig, []string, error) {
 	mc := mesh.DefaultMeshConfig()
 	mc.TrustDomain = trustDomain(m)
 	mc.RootNamespace = rootNamespace(m)
-	if dnsCapture(m) {
+	if m.Istio.SmartDNSProxyingEnabled {
 		if mc.DefaultConfig.ProxyMetadata == nil {
 			mc.DefaultConfig.ProxyMetadata = map[string]string{}
 		}
 		mc.DefaultConfig.ProxyMetadata["ISTIO_META_DNS_CAPTURE"] = "true"
 	}
-	return mc
+	var applied []string
+	for _, g := range objects {
+		if g.Kind != "ConfigMap" || g.Annotations()["vmesh.dev/istio-settings"] != "istiod-helm-values" {
+			continue
+		}
+		values, _ := g.Raw["data"].(map[string]any)["values.yaml"].(string)
+		var parsed map[string]any
+		if err := yaml.Unmarshal([]byte(values), &parsed); err != nil {
+			return nil, nil, fmt.Errorf("%s: values.yaml: %v", g, err)
+		}
+		section, ok := parsed["meshConfig"]
+		if !ok {
+			continue
+		}
+		text, err := yaml.Marshal(section)
+		if err != nil {
+			return nil, nil, err
+		}
+		next, err := mesh.ApplyMeshConfig(string(text), mc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: istiod refuses its meshConfig: %v", g, err)
+		}
+		mc = next
+		applied = append(applied, g.String())
+	}
+	return mc, applied, nil
 }
 
 // istioConfigs are a cluster's rendered Istio objects that Istio's validation admits: an object
@@ -99,7 +133,7 @@ func simulateTraffic(t *testing.T, in *Inputs, exp *Expectations, generated map[
 	w := &World{
 		t: t, in: in, clusters: buildClusters(in, exp), report: report,
 		servers: map[string]*xds.FakeDiscoveryServer{}, sims: map[string]*simulation.Simulation{},
-		proxies: map[string]*model.Proxy{},
+		proxies: map[string]*model.Proxy{}, meshConfigs: map[string]*meshconfig.MeshConfig{},
 	}
 	names := make([]string, 0, len(w.clusters))
 	for name := range w.clusters {
@@ -108,11 +142,20 @@ func simulateTraffic(t *testing.T, in *Inputs, exp *Expectations, generated map[
 	sort.Strings(names)
 	for _, name := range names {
 		c := w.clusters[name]
+		mc, applied, err := meshConfig(c.Mesh, generated[name])
+		if err != nil {
+			report.fail(name, "settings", "istio settings", "%v", err)
+			continue
+		}
+		for _, a := range applied {
+			report.cluster(name).Settings = append(report.cluster(name).Settings, a)
+		}
+		w.meshConfigs[name] = mc
 		w.servers[name] = xds.NewFakeDiscoveryServer(t, xds.FakeOptions{
 			DefaultClusterName: clusterid.ID(name),
 			KubernetesObjects:  c.Objects,
 			Configs:            istioConfigs(generated[name]),
-			MeshConfig:         meshConfig(c.Mesh),
+			MeshConfig:         mc,
 		})
 	}
 	for _, call := range exp.Calls {
@@ -245,10 +288,11 @@ func (w *World) federatedCall(call FederatedCall) {
 func (w *World) resolve(call FederatedCall, clientCluster string, proxy *model.Proxy, subject string) string {
 	table := dnsserver.BuildNameTable(dnsserver.Config{Node: proxy, Push: w.servers[clientCluster].PushContext()})
 	info := table.GetTable()[call.Host]
-	if !dnsCapture(call.ClientMesh) {
+	if !w.dnsCapture(clientCluster) {
 		w.report.fail(clientCluster, "dns", subject,
-			"DNS capture is off in mesh %s (ISTIO_META_DNS_CAPTURE; Gloo Mesh's smartDnsProxyingEnabled): the name "+
-				"table istiod builds is never asked, and Kubernetes' DNS does not know %s", call.ClientMesh.Key, call.Host)
+			"DNS capture is off in mesh %s (neither its smartDnsProxyingEnabled nor rendered Istio settings set "+
+				"ISTIO_META_DNS_CAPTURE): the name table istiod builds is never asked, and Kubernetes' DNS does not know %s",
+			call.ClientMesh.Key, call.Host)
 	}
 	if info == nil || len(info.GetIps()) == 0 {
 		w.report.fail(clientCluster, "dns", subject, "the DNS name table Istio builds for the client has no address for %s", call.Host)

@@ -70,6 +70,29 @@ impl TrustDomains {
     }
 
     /// The trust domains of `cluster`; an empty cluster means every cluster.
+    /// A principal names a trust domain, not a cluster: a selector that names `cluster` also
+    /// matches the same namespace and account in every other cluster whose mesh shares its
+    /// trust domain. Err names those clusters (none of them named by the selector).
+    fn scoped_to(&self, cluster: &str, named: &[&str]) -> Result<(), String> {
+        let Some(td) = self.by_cluster.get(cluster).filter(|td| !td.is_empty()) else {
+            return Ok(());
+        };
+        let others: Vec<&str> = self
+            .by_cluster
+            .iter()
+            .filter(|(c, d)| *d == td && c.as_str() != cluster && !named.contains(&c.as_str()))
+            .map(|(c, _)| c.as_str())
+            .collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "names cluster {cluster}, but its mesh shares trust domain {td} with cluster(s) {}: an Istio principal carries the trust domain, not the cluster, so the AuthorizationPolicy would let the same workloads of {} in too. Give each cluster's mesh its own trust domain (Mesh spec.istio.trustDomain and the Istio installation's meshConfig.trustDomain), or name every one of these clusters",
+            others.join(", "),
+            others.join(", ")
+        ))
+    }
+
     fn of(&self, cluster: &str) -> Result<Vec<String>, String> {
         if cluster.is_empty() {
             if self.all.is_empty() {
@@ -120,7 +143,11 @@ pub fn policy_rules(
                 rules.insert(policy_ref.clone(), rule);
             }
             Ok(_) => {}
-            Err((field, message)) => report.error(policy.item, &field, message),
+            Err(errors) => {
+                for (field, message) in errors {
+                    report.error(policy.item, &field, message);
+                }
+            }
         }
     }
     rules
@@ -168,16 +195,20 @@ fn rule(
     policy_ref: &ObjectRef,
     policy: &Resource<AccessPolicySpec>,
     trust_domains: &TrustDomains,
-) -> Result<Rule, (String, String)> {
+) -> Result<Rule, Vec<(String, String)>> {
     let spec = &policy.spec;
     let mut sources = Vec::new();
     let mut any_source = spec.source_selector.is_empty();
+    let mut errors = Vec::new();
     for (i, selector) in spec.source_selector.iter().enumerate() {
-        let field = format!("spec.sourceSelector[{i}]");
-        match source(selector, trust_domains).map_err(|m| (field, m))? {
-            Some(mut more) => sources.append(&mut more),
-            None => any_source = true,
+        match source(selector, trust_domains) {
+            Ok(Some(mut more)) => sources.append(&mut more),
+            Ok(None) => any_source = true,
+            Err(message) => errors.push((format!("spec.sourceSelector[{i}]"), message)),
         }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     let operation = Operation {
         paths: spec.allowed_paths.clone(),
@@ -209,7 +240,11 @@ fn source(
         if matcher.clusters.is_empty() {
             namespaces.extend(matcher.namespaces.iter().cloned());
         } else {
+            let named: Vec<&str> = matcher.clusters.iter().map(String::as_str).collect();
             for cluster in &matcher.clusters {
+                trust_domains
+                    .scoped_to(cluster, &named)
+                    .map_err(|e| format!("kubeIdentityMatcher {e}"))?;
                 for td in trust_domains.of(cluster)? {
                     if matcher.namespaces.is_empty() {
                         principals.push(format!("{td}/ns/*"));
@@ -234,6 +269,11 @@ fn source(
             } else {
                 sa.name.as_str()
             };
+            if !sa.cluster_name.is_empty() {
+                trust_domains
+                    .scoped_to(&sa.cluster_name, &[])
+                    .map_err(|e| format!("kubeServiceAccountRefs.serviceAccounts[{j}] {e}"))?;
+            }
             for td in trust_domains.of(&sa.cluster_name)? {
                 principals.push(format!("{td}/ns/{}/sa/{name}", sa.namespace));
             }

@@ -52,6 +52,11 @@ pub struct MeshPlan {
     pub ingress_gateways: Vec<IngressGatewayInfo>,
     pub trust_domain: String,
     pub istiod_service_account: String,
+    /// The Mesh says its sidecars capture DNS (`smartDnsProxyingEnabled`).
+    pub smart_dns: bool,
+    /// Trust domains of the VirtualMesh's other meshes that differ from this one's, sorted:
+    /// the peers this mesh's sidecars must accept.
+    pub peer_trust_domains: Vec<String>,
 }
 
 /// An Istio Destination: its per-Destination DestinationRule and AuthorizationPolicy.
@@ -161,10 +166,51 @@ impl Plan {
                     ingress_gateways: istio.ingress_gateways.clone(),
                     trust_domain: istio.trust_domain.clone(),
                     istiod_service_account: istio.istiod_service_account.clone(),
+                    smart_dns: istio.smart_dns_proxying_enabled,
+                    peer_trust_domains: Vec::new(),
                 },
             );
+            if multi_mesh
+                && !istio.smart_dns_proxying_enabled
+                && suffix == federation::DEFAULT_HOSTNAME_SUFFIX
+            {
+                report.warning(
+                    mesh.item,
+                    "spec.istio.smartDnsProxyingEnabled",
+                    format!(
+                        "DNS capture is off in this mesh, so federated hosts (*.{suffix}) resolve nowhere in cluster {}: Istio no longer ships a DNS server for them. Apply the Istio settings vmesh renders for this mesh (ConfigMap {}/{}, file istio-settings/{}.yaml under kpt: meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE)",
+                        istio.installation.cluster,
+                        mesh_ref.namespace,
+                        istio_settings_name(mesh_ref),
+                        istio.installation.cluster
+                    ),
+                );
+            }
         }
+        self.set_peer_trust_domains(&vm_ref);
         self.status.insert(vm_ref, (governed, Vec::new()));
+    }
+
+    /// Each mesh of a VirtualMesh must accept its peers' identities: the trust domains of
+    /// the other meshes, where they differ from its own.
+    fn set_peer_trust_domains(&mut self, vm_ref: &ObjectRef) {
+        let domains: BTreeSet<String> = self
+            .meshes
+            .values()
+            .filter(|m| &m.virtual_mesh == vm_ref && !m.trust_domain.is_empty())
+            .map(|m| m.trust_domain.clone())
+            .collect();
+        for mesh in self
+            .meshes
+            .values_mut()
+            .filter(|m| &m.virtual_mesh == vm_ref)
+        {
+            mesh.peer_trust_domains = domains
+                .iter()
+                .filter(|d| **d != mesh.trust_domain)
+                .cloned()
+                .collect();
+        }
     }
 
     fn add_federations(&mut self, inputs: &Inputs, report: &mut Report) {
@@ -313,13 +359,11 @@ impl Plan {
             }
         }
         let local = match mode {
-            EndpointsMode::Stable => {
-                LocalEntry::Selector {
-                    namespace: service.service_ref.namespace.clone(),
-                    labels: service.workload_selector_labels.clone(),
-                    export_to,
-                }
-            }
+            EndpointsMode::Stable => LocalEntry::Selector {
+                namespace: service.service_ref.namespace.clone(),
+                labels: service.workload_selector_labels.clone(),
+                export_to,
+            },
             EndpointsMode::Pods => {
                 let endpoints = federation::pod_endpoints(service, &port_names);
                 match federation::resolution(endpoints.iter().map(|e| &e.address)) {
@@ -774,6 +818,11 @@ fn tls_mode(inputs: &Inputs, config: &RenderConfig, report: &mut Report) -> TlsM
         );
     }
     mode
+}
+
+/// The name of the ConfigMap that carries a mesh's Istio settings (docs/decisions.md).
+pub fn istio_settings_name(mesh: &ObjectRef) -> String {
+    names::sanitize_name(&format!("vmesh-istio-settings-{}", mesh.name))
 }
 
 fn check_meshes(inputs: &Inputs, report: &mut Report) {

@@ -14,6 +14,7 @@ pub const TEMPLATE_NAMES: &[&str] = &[
     "destination-rule-local.json",
     "destination-rule-remote.json",
     "gateway.json",
+    "istio-settings.json",
     "secret-cacerts.json",
     "secret-root-ca.json",
     "service-entry-local.json",

@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod outputs;
+pub mod settings;
 
 use crate::index::Inputs;
 use crate::krm::{INDEX_ANNOTATION, PATH_ANNOTATION};
@@ -470,14 +471,11 @@ fn set_path(value: &mut Value, output: &Output, index: usize) {
     let annotations = value["metadata"]["annotations"]
         .as_object_mut()
         .expect("enforce_metadata made annotations");
-    annotations.insert(
-        PATH_ANNOTATION.into(),
-        Value::String(output_path(
-            output.cluster,
-            &output.namespace,
-            output.kind.kind(),
-        )),
-    );
+    let path = match output.source {
+        outputs::Source::IstioSettings(mesh) => settings::settings_path(&mesh.cluster),
+        _ => output_path(output.cluster, &output.namespace, output.kind.kind()),
+    };
+    annotations.insert(PATH_ANNOTATION.into(), Value::String(path));
     annotations.insert(INDEX_ANNOTATION.into(), Value::String(index.to_string()));
 }
 

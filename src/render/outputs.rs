@@ -5,10 +5,10 @@
 use crate::certs::{CaCerts, Certificates, RootSecret};
 use crate::model::common::ObjectRef;
 use crate::model::common::ProtoEnum;
+use crate::model::networking::TlsMode;
 use crate::plan::federation::{EndpointEntry, Federation, LocalEntry, ServicePort};
 use crate::plan::gateways::Gateway;
 use crate::plan::names::sanitize_name;
-use crate::model::networking::TlsMode;
 use crate::plan::{DestinationPlan, MeshPlan, Plan};
 use base64::Engine as _;
 use serde::Serialize;
@@ -29,6 +29,7 @@ pub enum OutputKind {
     AuthorizationPolicyDestination,
     SecretCaCerts,
     SecretRootCa,
+    IstioSettings,
 }
 
 impl OutputKind {
@@ -45,6 +46,7 @@ impl OutputKind {
             OutputKind::AuthorizationPolicyDestination => "authorization-policy-destination.json",
             OutputKind::SecretCaCerts => "secret-cacerts.json",
             OutputKind::SecretRootCa => "secret-root-ca.json",
+            OutputKind::IstioSettings => "istio-settings.json",
         }
     }
 
@@ -59,6 +61,7 @@ impl OutputKind {
             | OutputKind::AuthorizationPolicyGateway
             | OutputKind::AuthorizationPolicyDestination => "AuthorizationPolicy",
             OutputKind::SecretCaCerts | OutputKind::SecretRootCa => "Secret",
+            OutputKind::IstioSettings => "ConfigMap",
         }
     }
 
@@ -66,7 +69,7 @@ impl OutputKind {
     pub fn api_version<'a>(self, istio: (&'a str, &'a str)) -> &'a str {
         match self.kind() {
             "AuthorizationPolicy" => istio.1,
-            "Secret" => "v1",
+            "Secret" | "ConfigMap" => "v1",
             _ => istio.0,
         }
     }
@@ -88,6 +91,7 @@ pub enum Source<'p> {
     DestinationAccess(&'p DestinationPlan),
     CaCerts(&'p CaCerts),
     RootCa(&'p RootSecret),
+    IstioSettings(&'p MeshPlan),
 }
 
 /// One object to render.
@@ -175,6 +179,17 @@ fn mesh_outputs<'p>(mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
         source,
     };
     if mesh.multi_mesh {
+        // Settings for the cluster's Istio installation are a management item (no workload
+        // cluster): never in a stream, an Argo CD application or a kustomize build.
+        out.push(Output {
+            cluster: "",
+            ..base(
+                OutputKind::IstioSettings,
+                &mesh.mesh.namespace,
+                crate::plan::istio_settings_name(&mesh.mesh),
+                Source::IstioSettings(mesh),
+            )
+        });
         for gateway in mesh.gateways.iter().filter(|g| g.container_port != 0) {
             let name = sanitize_name(&format!(
                 "{}-{}",
@@ -357,6 +372,16 @@ pub fn metadata(output: &Output) -> Map<String, Value> {
     } else {
         annotations.insert(CLUSTER_ANNOTATION.into(), json!(output.cluster));
     }
+    if let Source::IstioSettings(mesh) = output.source {
+        annotations.insert(
+            super::settings::SETTINGS_ANNOTATION.into(),
+            json!(super::settings::SETTINGS_FORMAT),
+        );
+        annotations.insert(
+            super::settings::SETTINGS_CLUSTER_ANNOTATION.into(),
+            json!(mesh.cluster),
+        );
+    }
     match output.source {
         Source::CaCerts(c) => {
             annotations.insert(
@@ -524,6 +549,12 @@ pub fn source_context<'p>(output: &Output<'p>, plan: &'p Plan) -> SourceContext<
             let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
             json!({ "data": {"key.pem": b64(&r.key_pem), "root-cert.pem": b64(&r.cert_pem)} })
         }
+        Source::IstioSettings(mesh) => json!({
+            "values": super::settings::helm_values(mesh),
+            "trustDomain": mesh.trust_domain,
+            "peerTrustDomains": mesh.peer_trust_domains,
+            "mesh": {"name": mesh.mesh.name, "namespace": mesh.mesh.namespace},
+        }),
     };
     SourceContext::Json(json)
 }

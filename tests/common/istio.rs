@@ -50,6 +50,10 @@ pub fn problems(object: &Value) -> Vec<String> {
         root_secret(object, &mut found);
         return found;
     }
+    if kind == "ConfigMap" {
+        istio_settings(object, &mut found);
+        return found;
+    }
     match validators().get(&(api_version.clone(), kind.clone())) {
         Some(validator) => {
             // Only paths, never the instance: Secrets hold keys.
@@ -89,6 +93,35 @@ fn root_secret(object: &Value, found: &mut Vec<String>) {
         if object["data"][key].as_str().is_none_or(str::is_empty) {
             found.push(format!("root CA Secret lacks {key}"));
         }
+    }
+}
+
+/// A mesh's Istio settings: a local-config ConfigMap for its cluster whose `values.yaml` is a
+/// YAML mapping with a `meshConfig` (the Istio harness loads it with istiod's loader).
+fn istio_settings(object: &Value, found: &mut Vec<String>) {
+    let annotations = &object["metadata"]["annotations"];
+    if annotations["config.kubernetes.io/local-config"] != "true" {
+        found.push("Istio settings must be local-config".into());
+    }
+    if annotations["vmesh.dev/istio-settings"] != "istiod-helm-values" {
+        found
+            .push("a generated ConfigMap must be Istio settings (vmesh.dev/istio-settings)".into());
+    }
+    if annotations.get("vmesh.dev/cluster").is_some() {
+        found.push("Istio settings are applied to no cluster: no vmesh.dev/cluster".into());
+    }
+    if annotations
+        .get("vmesh.dev/istio-settings-cluster")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        found.push("Istio settings must name their cluster".into());
+    }
+    let values = object["data"]["values.yaml"].as_str().unwrap_or_default();
+    match serde_saphyr::from_str::<Value>(values) {
+        Ok(parsed) if parsed["meshConfig"].is_object() => {}
+        Ok(_) => found.push("values.yaml has no meshConfig mapping".into()),
+        Err(e) => found.push(format!("values.yaml is not YAML: {e}")),
     }
 }
 
