@@ -397,7 +397,11 @@ pub fn detect(facts: &Facts, options: &Options) -> Result<Found, DiscoverError> 
             },
             workload_selector_labels: service.selector.clone(),
             labels: service.labels.clone(),
-            ports: service.ports.iter().map(port_out).collect(),
+            ports: service
+                .ports
+                .iter()
+                .map(|p| port_out(p, &backing))
+                .collect(),
             subsets: subsets(backing.iter().map(|(w, _)| &w.pod_labels)),
             endpoint_subsets: if options.endpoints == EndpointsMode::Pods {
                 endpoint_subsets(service, facts, &backing)
@@ -463,10 +467,25 @@ fn selects(selector: &Labels, labels: &Labels) -> bool {
         && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
-fn port_out(port: &PortFacts) -> PortOut {
+/// A Service port. A named target port is written as the number the backing workloads'
+/// pod templates give that name when they all agree (stable, and what render needs
+/// without endpoints); else as the name, as Gloo Mesh writes it.
+fn port_out(
+    port: &PortFacts,
+    backing: &[&(&WorkloadFacts, Discovered<WorkloadSpecOut>)],
+) -> PortOut {
     let (target_port_name, target_port_number) = match &port.target {
         TargetPort::Number(n) => (String::new(), *n),
-        TargetPort::Name(name) => (name.clone(), 0),
+        TargetPort::Name(name) => {
+            let numbers: std::collections::BTreeSet<Option<&u32>> = backing
+                .iter()
+                .map(|(w, _)| w.container_ports.get(name))
+                .collect();
+            match numbers.into_iter().collect::<Vec<_>>().as_slice() {
+                [Some(number)] => (String::new(), **number),
+                _ => (name.clone(), 0),
+            }
+        }
     };
     PortOut {
         port: port.port,

@@ -68,6 +68,8 @@ pub struct WorkloadFacts {
     pub service_account: String,
     /// The revision that injects its pods (see [`injection::revision`]); `None`: not meshed.
     pub revision: Option<String>,
+    /// Named container ports of the pod template: name → number.
+    pub container_ports: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -234,6 +236,7 @@ impl Facts {
                         .map(service_account)
                         .unwrap_or_else(|| "default".into()),
                     revision,
+                    container_ports: pod_spec.map(named_container_ports).unwrap_or_default(),
                 });
             };
         for d in &objects.deployments {
@@ -418,6 +421,14 @@ fn image_version(image: &str) -> Result<String, String> {
     Ok(digest.unwrap_or("").to_string())
 }
 
+fn named_container_ports(spec: &PodSpec) -> BTreeMap<String, u32> {
+    spec.containers
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter_map(|p| Some((p.name.clone()?, u32::try_from(p.container_port).ok()?)))
+        .collect()
+}
+
 fn has_proxy_container(spec: &PodSpec) -> bool {
     spec.containers
         .iter()
@@ -541,12 +552,7 @@ fn pod_facts(pod: &k8s_openapi::api::core::v1::Pod) -> Option<PodFacts> {
         return None;
     }
     let spec = pod.spec.as_ref();
-    let container_ports = spec
-        .into_iter()
-        .flat_map(|s| s.containers.iter())
-        .flat_map(|c| c.ports.iter().flatten())
-        .filter_map(|p| Some((p.name.clone()?, u32::try_from(p.container_port).ok()?)))
-        .collect();
+    let container_ports = spec.map(named_container_ports).unwrap_or_default();
     Some(PodFacts {
         namespace: namespace(&pod.metadata),
         name: name(&pod.metadata),

@@ -121,9 +121,14 @@ impl ClusterObjects {
                 "{place} has no apiVersion and kind: not a Kubernetes object"
             ));
         }
-        if api_version.starts_with(crate::index::DISCOVERY_GROUP)
-            || api_version.starts_with(crate::index::NETWORKING_GROUP)
-        {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        if matches!(
+            group,
+            crate::index::DISCOVERY_GROUP
+                | crate::index::NETWORKING_GROUP
+                | crate::index::SETTINGS_GROUP
+                | crate::index::MULTICLUSTER_GROUP
+        ) {
             return Err(format!(
                 "{place} is a Gloo Mesh {kind}: this is discovery output or a Gloo Mesh resource, not the cluster's own objects"
             ));
@@ -186,6 +191,11 @@ impl ClusterObjects {
 /// `objects`. `source` names the dump in messages.
 pub fn read_dump(text: &str, source: &str, objects: &mut ClusterObjects) -> Result<(), String> {
     crate::yaml::parse::check_text(text).map_err(|e| format!("{source}: {e}"))?;
+    if text.starts_with(super::output::HEADER_PREFIX) {
+        return Err(format!(
+            "{source} is vmesh discover output, not kubectl output: give what `kubectl get <kinds> -A -o yaml` prints"
+        ));
+    }
     let documents: Vec<Value> =
         serde_saphyr::from_str_multiple_with_options(text, crate::yaml::parse::options()).map_err(
             |e| {

@@ -60,7 +60,7 @@ def namespace(name, **labels):
 
 
 def deployment(name, ns, image, labels, replicas=2, sa=None, template_labels=None,
-               template_annotations=None, kind="Deployment", metadata_labels=None):
+               template_annotations=None, kind="Deployment", metadata_labels=None, ports=None):
     obj = create("deployment", name, f"--image={image}", "-n", ns, f"--replicas={replicas}")
     obj["metadata"]["labels"] = dict(metadata_labels or labels)
     obj["spec"]["selector"] = {"matchLabels": dict(labels)}
@@ -70,6 +70,10 @@ def deployment(name, ns, image, labels, replicas=2, sa=None, template_labels=Non
         template["metadata"]["annotations"] = dict(template_annotations)
     if sa:
         template["spec"]["serviceAccountName"] = sa
+    if ports:
+        template["spec"]["containers"][0]["ports"] = [
+            {"containerPort": number, "name": port_name, "protocol": "TCP"} for port_name, number in ports
+        ]
     obj["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "3"}
     obj["status"] = {
         "availableReplicas": replicas,
@@ -222,7 +226,7 @@ def cluster_1():
                 annotations={"kubectl.kubernetes.io/last-applied-configuration": "{\"kind\":\"Service\"}",
                              "team": "bookinfo"}),
         deployment("productpage-v1", "bookinfo", "docker.io/istio/examples-bookinfo-productpage-v1:1.20.2",
-                   {"app": "productpage", "version": "v1"}, sa="bookinfo-productpage"),
+                   {"app": "productpage", "version": "v1"}, sa="bookinfo-productpage", ports=[("http", 9080)]),
         service("productpage", "bookinfo", "clusterip", [("http", 9080, "http", None, "http")],
                 {"app": "productpage"}),
         deployment("ratings-db", "bookinfo", "docker.io/library/mysql:8.4",
