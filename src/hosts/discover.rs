@@ -38,8 +38,9 @@ pub struct DiscoverArgs {
     pub options: Options,
 }
 
-/// Reads a live cluster: a context's name and the kubeconfig in, the objects out.
-pub type LiveReader<'a> = &'a dyn Fn(&str, Option<&Path>) -> Result<ClusterObjects, String>;
+/// Reads a live cluster: a context's name, the kubeconfig and whether pods are needed in,
+/// the objects out.
+pub type LiveReader<'a> = &'a dyn Fn(&str, Option<&Path>, bool) -> Result<ClusterObjects, String>;
 
 /// Runs `vmesh discover`.
 pub fn discover(args: &DiscoverArgs, live: LiveReader<'_>) -> Reply {
@@ -53,7 +54,11 @@ pub fn discover(args: &DiscoverArgs, live: LiveReader<'_>) -> Reply {
     for (cluster, source) in &sources {
         let read = match source {
             Source::Dumps(paths) => read_dumps(paths),
-            Source::Context(context) => live(context, args.kubeconfig.as_deref()),
+            Source::Context(context) => live(
+                context,
+                args.kubeconfig.as_deref(),
+                args.options.endpoints == discovery::EndpointsMode::Pods,
+            ),
         };
         let objects = match read {
             Ok(objects) => objects,
@@ -323,7 +328,7 @@ pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
 mod tests {
     use super::*;
 
-    fn no_live(_: &str, _: Option<&Path>) -> Result<ClusterObjects, String> {
+    fn no_live(_: &str, _: Option<&Path>, _: bool) -> Result<ClusterObjects, String> {
         Err("no live clusters in unit tests".into())
     }
 
