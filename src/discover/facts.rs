@@ -30,12 +30,15 @@ const VOLATILE_ANNOTATION_PREFIXES: &[&str] = &[
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Facts {
     pub cluster: String,
-    /// Namespace name → labels.
+    /// Namespace name → labels. Not hashed: what they decide is each workload's revision.
+    #[serde(skip)]
     pub namespaces: BTreeMap<String, Labels>,
     pub istiods: Vec<Istiod>,
     /// `namespace/name` → the `mesh` key of the istio ConfigMaps of the istiod namespaces.
     pub mesh_configs: BTreeMap<String, Option<String>>,
+    /// Meshed workloads only: the others cannot change the output.
     pub workloads: Vec<WorkloadFacts>,
+    /// Services that can be Destinations: with a selector, or annotated into the mesh.
     pub services: Vec<ServiceFacts>,
     /// Only when a NodePort Service or endpoints need them.
     pub nodes: Vec<NodeFacts>,
@@ -225,6 +228,9 @@ impl Facts {
                         has_proxy_container: pod_spec.is_some_and(has_proxy_container),
                     },
                 );
+                if revision.is_none() {
+                    return; // not meshed: it cannot change the output
+                }
                 facts.workloads.push(WorkloadFacts {
                     kind,
                     namespace: ns,
@@ -269,12 +275,18 @@ impl Facts {
                 )
             })?;
             let gateway = is_gateway(&facts_of.selector, options);
-            let keep = gateway
-                || (in_scope(&facts_of.namespace)
-                    && (!options.only_exported
-                        || facts
-                            .exported
-                            .contains(&(facts_of.namespace.clone(), facts_of.name.clone()))));
+            let can_be_destination = !facts_of.selector.is_empty()
+                || facts_of
+                    .annotations
+                    .get(super::detect::DISCOVERY_ENABLED_ANNOTATION)
+                    .is_some_and(|v| v == "true");
+            let keep = can_be_destination
+                && (gateway
+                    || (in_scope(&facts_of.namespace)
+                        && (!options.only_exported
+                            || facts
+                                .exported
+                                .contains(&(facts_of.namespace.clone(), facts_of.name.clone())))));
             if keep {
                 facts.services.push(facts_of);
             }

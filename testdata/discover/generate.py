@@ -121,7 +121,7 @@ def service(name, ns, kind, ports, selector, labels=None, annotations=None, ingr
     spec["internalTrafficPolicy"] = "Cluster"
     if kind in ("nodeport", "loadbalancer"):
         spec["externalTrafficPolicy"] = "Cluster"
-    obj["metadata"]["labels"] = dict(labels or selector)
+    obj["metadata"]["labels"] = dict(labels if labels is not None else selector)
     if annotations:
         obj["metadata"]["annotations"] = dict(annotations)
     obj["status"] = {"loadBalancer": {"ingress": ingress} if ingress else {}}
@@ -185,6 +185,17 @@ def gateway(name, ns, istio_label, revision=None):
                       template_labels=template_labels)
 
 
+def system(cluster_objects):
+    """What every cluster has: the system namespaces and the API server's Service."""
+    return [
+        namespace("kube-system"),
+        namespace("kube-public"),
+        namespace("kube-node-lease"),
+        service("kubernetes", "default", "clusterip", [("https", 443, 6443, None, None)], {},
+                labels={"component": "apiserver", "provider": "kubernetes"}),
+    ] + cluster_objects
+
+
 GATEWAY_PORTS = [
     ("status-port", 15021, 15021, None, None),
     ("tls", 15443, 15443, None, None),
@@ -209,14 +220,13 @@ def cluster_1():
         istiod("istio-system"),
         configmap("istio", "istio-system", mesh),
         gateway("istio-eastwestgateway", "istio-system", "eastwestgateway"),
-        service("istio-eastwestgateway", "istio-system", "loadbalancer", GATEWAY_PORTS,
+        service("istio-eastwestgateway", "istio-system", "loadbalancer", with_node_ports(GATEWAY_PORTS, 30021),
                 {"app": "istio-eastwestgateway", "istio": "eastwestgateway"},
                 labels={"app": "istio-eastwestgateway", "istio": "eastwestgateway", "topology.istio.io/network": "network-1"},
                 ingress=[{"ip": "35.1.2.3", "ipMode": "VIP"}]),
         service("istiod", "istio-system", "clusterip",
                 [("grpc-xds", 15010, 15010, None, None), ("https-dns", 15012, 15012, None, None)],
                 {"app": "istiod", "istio": "pilot"}),
-        service("kubernetes", "default", "clusterip", [("https", 443, 6443, None, None)], {}),
         deployment("reviews-v1", "bookinfo", "docker.io/istio/examples-bookinfo-reviews-v1:1.20.2",
                    {"app": "reviews", "version": "v1"}, sa="bookinfo-reviews"),
         deployment("reviews-v2", "bookinfo", "docker.io/istio/examples-bookinfo-reviews-v2:1.20.2",
@@ -257,10 +267,9 @@ def cluster_2():
         configmap("istio-1-22", "istio-system", mesh),
         gateway("istio-ingressgateway", "istio-system", "ingressgateway", revision="1-22"),
         service("istio-ingressgateway", "istio-system", "loadbalancer",
-                [("http2", 80, 8080, None, None), ("tls", 15443, 15443, None, None)],
+                [("http2", 80, 8080, 30080, None), ("tls", 15443, 15443, 30443, None)],
                 {"app": "istio-ingressgateway", "istio": "ingressgateway"},
                 ingress=[{"hostname": "a1b2c3d4-1234567890.us-east-1.elb.amazonaws.com"}]),
-        service("kubernetes", "default", "clusterip", [("https", 443, 6443, None, None)], {}),
         deployment("reviews-v3", "bookinfo", "docker.io/istio/examples-bookinfo-reviews-v3:1.20.2",
                    {"app": "reviews", "version": "v3"}, sa="bookinfo-reviews"),
         service("reviews", "bookinfo", "clusterip", [("http", 9080, 9080, None, None)],
@@ -287,7 +296,6 @@ def cluster_3():
         gateway("istio-eastwestgateway", "istio-system", "eastwestgateway"),
         service("istio-eastwestgateway", "istio-system", "nodeport", with_node_ports(GATEWAY_PORTS, 31021),
                 {"app": "istio-eastwestgateway", "istio": "eastwestgateway"}),
-        service("kubernetes", "default", "clusterip", [("https", 443, 6443, None, None)], {}),
         deployment("checkout", "shop", "example.com/shop/checkout:2.4.0", {"app": "checkout"}, sa="checkout"),
         service("checkout", "shop", "clusterip", [("grpc", 8080, 8080, None, "grpc")], {"app": "checkout"},
                 labels={"app": "checkout", "tier": "backend"}),
@@ -315,6 +323,7 @@ def dump(cluster, objects):
 
 def main():
     for cluster, objects in [("cluster-1", cluster_1()), ("cluster-2", cluster_2()), ("cluster-3", cluster_3())]:
+        objects = system(objects)
         with open(f"testdata/discover/{cluster}.yaml", "w") as f:
             f.write(dump(cluster, objects))
     print("wrote testdata/discover/cluster-{1,2,3}.yaml", file=sys.stderr)
