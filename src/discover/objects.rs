@@ -50,6 +50,9 @@ pub struct ClusterObjects {
     pub listed: BTreeSet<&'static str>,
     /// Objects of kinds discovery does not read, by kind (a dump of `kubectl get all`).
     pub ignored: BTreeMap<String, usize>,
+    /// Pods are listed but not read: without `--endpoints pods` nothing of them is used,
+    /// and they are most of a dump.
+    pub skip_pods: bool,
     seen: BTreeSet<(&'static str, String, String)>,
 }
 
@@ -141,6 +144,10 @@ impl ClusterObjects {
                 .or_default() += 1;
             return Ok(());
         };
+        if known_kind == "Pod" && self.skip_pods {
+            self.listed.insert(known_kind);
+            return Ok(());
+        }
         let metadata = object.get("metadata");
         let field = |key: &str| {
             metadata

@@ -53,7 +53,10 @@ pub fn discover(args: &DiscoverArgs, live: LiveReader<'_>) -> Reply {
     let mut reply = Reply::default();
     for (cluster, source) in &sources {
         let read = match source {
-            Source::Dumps(paths) => read_dumps(paths),
+            Source::Dumps(paths) => read_dumps(
+                paths,
+                args.options.endpoints != discovery::EndpointsMode::Pods,
+            ),
             Source::Context(context) => live(
                 context,
                 args.kubeconfig.as_deref(),
@@ -145,8 +148,9 @@ fn sources(args: &DiscoverArgs) -> Result<BTreeMap<String, Source>, String> {
     Ok(sources)
 }
 
-fn read_dumps(paths: &[PathBuf]) -> Result<ClusterObjects, String> {
+fn read_dumps(paths: &[PathBuf], skip_pods: bool) -> Result<ClusterObjects, String> {
     let mut objects = ClusterObjects::default();
+    objects.skip_pods = skip_pods;
     for path in paths {
         let shown = display(path);
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
