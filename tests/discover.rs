@@ -287,6 +287,17 @@ fn scope_flags_choose_the_services() {
             "reviews-bookinfo-cluster-1"
         ]
     );
+    failure(
+        &discover_text(
+            dir.path(),
+            "cluster-2",
+            &fixture("cluster-2"),
+            &["--only-exported"],
+        ),
+        &[
+            "cluster cluster-2: only exported Services were asked for, but no ServiceExport objects were given",
+        ],
+    );
     let excluded = destinations(&discover_text(
         dir.path(),
         "cluster-1",

@@ -158,6 +158,12 @@ impl Facts {
                 "endpoints from pods were asked for, but no Pod objects were given (add pods to the kubectl get kinds)".into(),
             ));
         }
+        if options.only_exported && !objects.listed.contains("ServiceExport") {
+            return Err(error(
+                None,
+                "only exported Services were asked for, but no ServiceExport objects were given (add serviceexports.multicluster.x-k8s.io to the kubectl get kinds); nothing but gateways would be discovered".into(),
+            ));
+        }
         let mut facts = Facts {
             cluster: cluster.to_string(),
             ..Facts::default()
