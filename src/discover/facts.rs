@@ -557,7 +557,7 @@ fn node_facts(node: &k8s_openapi::api::core::v1::Node, endpoints: EndpointsMode)
 }
 
 /// A ready, running pod with an IP (what the Service's Endpoints list as addresses).
-fn pod_facts(pod: &k8s_openapi::api::core::v1::Pod) -> Option<PodFacts> {
+fn pod_facts(pod: &super::objects::Pod) -> Option<PodFacts> {
     let status = pod.status.as_ref()?;
     let ip = status.pod_ip.clone().filter(|ip| !ip.is_empty())?;
     let ready = status.phase.as_deref() == Some("Running")
@@ -570,7 +570,12 @@ fn pod_facts(pod: &k8s_openapi::api::core::v1::Pod) -> Option<PodFacts> {
         return None;
     }
     let spec = pod.spec.as_ref();
-    let container_ports = spec.map(named_container_ports).unwrap_or_default();
+    let container_ports = spec
+        .into_iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter_map(|p| Some((p.name.clone()?, u32::try_from(p.container_port).ok()?)))
+        .collect();
     Some(PodFacts {
         namespace: namespace(&pod.metadata),
         name: name(&pod.metadata),

@@ -3,11 +3,11 @@
 
 use super::describe;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The kinds discovery reads: `(apiVersion, kind)`.
@@ -33,6 +33,52 @@ pub struct ServiceExport {
     pub metadata: ObjectMeta,
 }
 
+/// A Pod, as far as endpoint discovery reads it. Pods are most of a dump; typing only
+/// these fields keeps a large dump's pods small.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Pod {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: Option<PodSpec>,
+    #[serde(default)]
+    pub status: Option<PodStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub node_name: Option<String>,
+    #[serde(default)]
+    pub containers: Vec<PodContainer>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct PodContainer {
+    #[serde(default)]
+    pub ports: Option<Vec<k8s_openapi::api::core::v1::ContainerPort>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodStatus {
+    #[serde(default)]
+    pub phase: Option<String>,
+    #[serde(default, rename = "podIP")]
+    pub pod_ip: Option<String>,
+    #[serde(default)]
+    pub conditions: Option<Vec<PodCondition>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct PodCondition {
+    #[serde(default, rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub status: String,
+}
+
 /// One cluster's objects. Order is the sources' order; discovery does not depend on it.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterObjects {
@@ -50,10 +96,94 @@ pub struct ClusterObjects {
     pub listed: BTreeSet<&'static str>,
     /// Objects of kinds discovery does not read, by kind (a dump of `kubectl get all`).
     pub ignored: BTreeMap<String, usize>,
-    /// Pods are listed but not read: without `--endpoints pods` nothing of them is used,
-    /// and they are most of a dump.
+    /// Pods are listed but not kept: without `--endpoints pods` nothing of them is used.
     pub skip_pods: bool,
     seen: BTreeSet<(&'static str, String, String)>,
+}
+
+/// An object typed by its apiVersion and kind, or counted as one discovery does not read.
+#[derive(Debug, Clone)]
+pub enum TypedObject {
+    Namespace(Namespace),
+    Node(Node),
+    Service(Service),
+    ConfigMap(ConfigMap),
+    Pod(Pod),
+    Deployment(Deployment),
+    StatefulSet(StatefulSet),
+    DaemonSet(DaemonSet),
+    ServiceExport(ServiceExport),
+    /// `apiVersion kind` of an object discovery does not read.
+    Ignored(String),
+}
+
+/// A typed object with its identity, for duplicate checks and messages.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    pub object: TypedObject,
+}
+
+/// Types one object (no place in messages: the caller adds it).
+pub fn type_object(object: Value) -> Result<Read, String> {
+    let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or("");
+    let (api_version, kind) = (text("apiVersion").to_string(), text("kind").to_string());
+    if api_version.is_empty() || kind.is_empty() {
+        return Err("has no apiVersion and kind: not a Kubernetes object".into());
+    }
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    if matches!(
+        group,
+        crate::index::DISCOVERY_GROUP
+            | crate::index::NETWORKING_GROUP
+            | crate::index::SETTINGS_GROUP
+            | crate::index::MULTICLUSTER_GROUP
+    ) {
+        return Err(format!(
+            "is a Gloo Mesh {kind}: this is discovery output or a Gloo Mesh resource, not the cluster's own objects"
+        ));
+    }
+    let Some(&(_, known_kind)) = KINDS.iter().find(|(v, k)| *v == api_version && *k == kind) else {
+        return Ok(Read {
+            kind: "",
+            namespace: String::new(),
+            name: String::new(),
+            object: TypedObject::Ignored(format!("{api_version} {kind}")),
+        });
+    };
+    let metadata = object.get("metadata");
+    let field = |key: &str| {
+        metadata
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (namespace, name) = (field("namespace"), field("name"));
+    if name.is_empty() {
+        return Err(format!("{known_kind} has no metadata.name"));
+    }
+    let at = |e: String| format!("{}: {e}", describe(known_kind, &namespace, &name));
+    let object = match known_kind {
+        "Namespace" => TypedObject::Namespace(typed(object).map_err(at)?),
+        "Node" => TypedObject::Node(typed(object).map_err(at)?),
+        "Service" => TypedObject::Service(typed(object).map_err(at)?),
+        "ConfigMap" => TypedObject::ConfigMap(typed(object).map_err(at)?),
+        "Pod" => TypedObject::Pod(typed(object).map_err(at)?),
+        "Deployment" => TypedObject::Deployment(typed(object).map_err(at)?),
+        "StatefulSet" => TypedObject::StatefulSet(typed(object).map_err(at)?),
+        "DaemonSet" => TypedObject::DaemonSet(typed(object).map_err(at)?),
+        "ServiceExport" => TypedObject::ServiceExport(typed(object).map_err(at)?),
+        _ => unreachable!("every kind in KINDS is typed"),
+    };
+    Ok(Read {
+        kind: known_kind,
+        namespace,
+        name,
+        object,
+    })
 }
 
 impl ClusterObjects {
@@ -61,127 +191,62 @@ impl ClusterObjects {
     /// object. `place` names the document in messages (`cluster-1.yaml document 2`).
     pub fn add_document(&mut self, document: Value, place: &str) -> Result<(), String> {
         let Value::Object(mut map) = document else {
-            return Err(format!(
-                "{place} is not a Kubernetes object or List (found {}): expected what `kubectl get <kinds> -A -o yaml` prints",
-                kind_of_value(&document)
-            ));
+            return Err(not_an_object(place, kind_of_value(&document)));
         };
-        let api_version = map
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let kind = map
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if api_version.is_empty() || kind.is_empty() {
-            return Err(format!(
-                "{place} has no apiVersion and kind: not kubectl output (expected a v1 List, as `kubectl get <kinds> -A -o yaml` prints)"
-            ));
+        let items = map.remove("items");
+        let header = document_header(&map, items.is_some(), place)?;
+        let Some(item_kind) = header else {
+            return self.add_object(Value::Object(map), place);
+        };
+        let items = match items {
+            None | Some(Value::Null) => return Ok(()), // `items: null`: kubectl's empty List
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(format!("{place}: its items are not a sequence")),
+        };
+        let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        for (index, item) in items.into_iter().enumerate() {
+            let item = with_list_kind(item, api_version, &item_kind);
+            self.add_object(item, &format!("{place} item {index}"))?;
         }
-        if kind == "ResourceList" {
-            return Err(format!(
-                "{place} is a KRM ResourceList, not kubectl output: give what `kubectl get <kinds> -A -o yaml` prints"
-            ));
-        }
-        if let Some(item_kind) = kind.strip_suffix("List") {
-            let Some(Value::Array(items)) = map.remove("items") else {
-                if map.get("items").is_some_and(Value::is_null) || !map.contains_key("items") {
-                    return Ok(()); // `items: null`: kubectl's empty List
-                }
-                return Err(format!("{place}: {kind} has no items sequence"));
-            };
-            for (index, item) in items.into_iter().enumerate() {
-                let item_place = format!("{place} item {index}");
-                // The API server's typed lists leave kind and apiVersion off their items.
-                let item = match item {
-                    Value::Object(mut object) if !item_kind.is_empty() => {
-                        object
-                            .entry("apiVersion")
-                            .or_insert_with(|| Value::String(api_version.clone()));
-                        object
-                            .entry("kind")
-                            .or_insert_with(|| Value::String(item_kind.to_string()));
-                        Value::Object(object)
-                    }
-                    other => other,
-                };
-                self.add_object(item, &item_place)?;
-            }
-            return Ok(());
-        }
-        self.add_object(Value::Object(map), place)
+        Ok(())
     }
 
     /// Adds one object, typed by its apiVersion and kind; others are counted and ignored.
     pub fn add_object(&mut self, object: Value, place: &str) -> Result<(), String> {
-        let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or("");
-        let (api_version, kind) = (text("apiVersion").to_string(), text("kind").to_string());
-        if api_version.is_empty() || kind.is_empty() {
-            return Err(format!(
-                "{place} has no apiVersion and kind: not a Kubernetes object"
-            ));
-        }
-        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        if matches!(
-            group,
-            crate::index::DISCOVERY_GROUP
-                | crate::index::NETWORKING_GROUP
-                | crate::index::SETTINGS_GROUP
-                | crate::index::MULTICLUSTER_GROUP
-        ) {
-            return Err(format!(
-                "{place} is a Gloo Mesh {kind}: this is discovery output or a Gloo Mesh resource, not the cluster's own objects"
-            ));
-        }
-        let Some(&(_, known_kind)) = KINDS.iter().find(|(v, k)| *v == api_version && *k == kind)
-        else {
-            *self
-                .ignored
-                .entry(format!("{api_version} {kind}"))
-                .or_default() += 1;
-            return Ok(());
-        };
-        if known_kind == "Pod" && self.skip_pods {
-            self.listed.insert(known_kind);
+        let read = type_object(object).map_err(|e| format!("{place}: {e}"))?;
+        self.insert(read, place)
+    }
+
+    /// Adds an object typed by [`type_object`].
+    pub fn insert(&mut self, read: Read, place: &str) -> Result<(), String> {
+        if let TypedObject::Ignored(kind) = read.object {
+            *self.ignored.entry(kind).or_default() += 1;
             return Ok(());
         }
-        let metadata = object.get("metadata");
-        let field = |key: &str| {
-            metadata
-                .and_then(|m| m.get(key))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let (namespace, name) = (field("namespace"), field("name"));
-        let what = describe(known_kind, &namespace, &name);
-        if name.is_empty() {
-            return Err(format!("{place}: {known_kind} has no metadata.name"));
+        self.listed.insert(read.kind);
+        if read.kind == "Pod" && self.skip_pods {
+            return Ok(());
         }
         if !self
             .seen
-            .insert((known_kind, namespace.clone(), name.clone()))
+            .insert((read.kind, read.namespace.clone(), read.name.clone()))
         {
             return Err(format!(
-                "{place}: {what} appears twice; a dump holds each object of a cluster once (are two clusters' dumps given for one cluster?)"
+                "{place}: {} appears twice; a dump holds each object of a cluster once (are two clusters' dumps given for one cluster?)",
+                describe(read.kind, &read.namespace, &read.name)
             ));
         }
-        self.listed.insert(known_kind);
-        let at = |e: String| format!("{place}: {what}: {e}");
-        match known_kind {
-            "Namespace" => self.namespaces.push(typed(object).map_err(at)?),
-            "Node" => self.nodes.push(typed(object).map_err(at)?),
-            "Service" => self.services.push(typed(object).map_err(at)?),
-            "ConfigMap" => self.config_maps.push(typed(object).map_err(at)?),
-            "Pod" => self.pods.push(typed(object).map_err(at)?),
-            "Deployment" => self.deployments.push(typed(object).map_err(at)?),
-            "StatefulSet" => self.stateful_sets.push(typed(object).map_err(at)?),
-            "DaemonSet" => self.daemon_sets.push(typed(object).map_err(at)?),
-            "ServiceExport" => self.service_exports.push(typed(object).map_err(at)?),
-            _ => unreachable!("every kind in KINDS is typed"),
+        match read.object {
+            TypedObject::Namespace(o) => self.namespaces.push(o),
+            TypedObject::Node(o) => self.nodes.push(o),
+            TypedObject::Service(o) => self.services.push(o),
+            TypedObject::ConfigMap(o) => self.config_maps.push(o),
+            TypedObject::Pod(o) => self.pods.push(o),
+            TypedObject::Deployment(o) => self.deployments.push(o),
+            TypedObject::StatefulSet(o) => self.stateful_sets.push(o),
+            TypedObject::DaemonSet(o) => self.daemon_sets.push(o),
+            TypedObject::ServiceExport(o) => self.service_exports.push(o),
+            TypedObject::Ignored(_) => unreachable!("counted above"),
         }
         Ok(())
     }
@@ -194,6 +259,181 @@ impl ClusterObjects {
     }
 }
 
+fn not_an_object(place: &str, found: &str) -> String {
+    format!(
+        "{place} is not a Kubernetes object or List (found {found}): expected what `kubectl get <kinds> -A -o yaml` prints"
+    )
+}
+
+/// Checks a document's apiVersion and kind; `Some(item kind)` for a List (empty for `v1
+/// List`, whose items name their own kind), `None` for a single object.
+fn document_header(
+    map: &Map<String, Value>,
+    has_items: bool,
+    place: &str,
+) -> Result<Option<String>, String> {
+    let text = |key: &str| map.get(key).and_then(Value::as_str).unwrap_or("");
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    if api_version.is_empty() || kind.is_empty() {
+        return Err(format!(
+            "{place} has no apiVersion and kind: not kubectl output (expected a v1 List, as `kubectl get <kinds> -A -o yaml` prints)"
+        ));
+    }
+    if kind == "ResourceList" {
+        return Err(format!(
+            "{place} is a KRM ResourceList, not kubectl output: give what `kubectl get <kinds> -A -o yaml` prints"
+        ));
+    }
+    match kind.strip_suffix("List") {
+        Some(item_kind) => Ok(Some(item_kind.to_string())),
+        None if has_items => Err(format!("{place}: a {kind} with items is not a List")),
+        None => Ok(None),
+    }
+}
+
+/// The API server's typed lists leave kind and apiVersion off their items.
+fn with_list_kind(item: Value, api_version: &str, item_kind: &str) -> Value {
+    match item {
+        Value::Object(mut object) if !item_kind.is_empty() => {
+            object
+                .entry("apiVersion")
+                .or_insert_with(|| Value::String(api_version.to_string()));
+            object
+                .entry("kind")
+                .or_insert_with(|| Value::String(item_kind.to_string()));
+            Value::Object(object)
+        }
+        other => other,
+    }
+}
+
+/// One document of a dump, read so that each List item is typed as soon as it is parsed:
+/// a dump is mostly one large List, and its tree is never held whole.
+#[derive(Default)]
+struct DumpDocument {
+    /// What the document is when it is not a mapping (`a string`, …); `nothing` when empty.
+    not_a_mapping: Option<&'static str>,
+    /// The document's keys but `items`.
+    rest: Map<String, Value>,
+    /// A List's items: typed, or the item itself when it names no kind (typed once the
+    /// List's kind is known), or why it cannot be typed.
+    items: Option<Vec<Result<Item, String>>>,
+}
+
+enum Item {
+    // Boxed: a typed object is kilobytes, and a large List has tens of thousands.
+    Typed(Box<Read>),
+    Kindless(Value),
+}
+
+impl<'de> Deserialize<'de> for DumpDocument {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DocumentVisitor)
+    }
+}
+
+struct DocumentVisitor;
+
+impl DocumentVisitor {
+    fn other(found: &'static str) -> DumpDocument {
+        DumpDocument {
+            not_a_mapping: Some(found),
+            ..DumpDocument::default()
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for DocumentVisitor {
+    type Value = DumpDocument;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes object or List")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<DumpDocument, A::Error> {
+        let mut document = DumpDocument::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                document.items = Some(map.next_value::<Items>()?.0);
+            } else {
+                let value: Value = map.next_value()?;
+                document.rest.insert(key, value);
+            }
+        }
+        Ok(document)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<DumpDocument, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Self::other("a sequence"))
+    }
+
+    fn visit_unit<E>(self) -> Result<DumpDocument, E> {
+        Ok(Self::other("nothing"))
+    }
+
+    fn visit_none<E>(self) -> Result<DumpDocument, E> {
+        Ok(Self::other("nothing"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<DumpDocument, E> {
+        Ok(Self::other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<DumpDocument, E> {
+        Ok(Self::other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<DumpDocument, E> {
+        Ok(Self::other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<DumpDocument, E> {
+        Ok(Self::other("a number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<DumpDocument, E> {
+        Ok(Self::other("a string"))
+    }
+}
+
+/// A List's items, each typed as it is read.
+struct Items(Vec<Result<Item, String>>);
+
+impl<'de> Deserialize<'de> for Items {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemsVisitor;
+        impl<'de> serde::de::Visitor<'de> for ItemsVisitor {
+            type Value = Items;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence of objects")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Items, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Value>()? {
+                    let names_kind = item.get("kind").is_some_and(Value::is_string);
+                    items.push(if names_kind {
+                        type_object(item).map(|read| Item::Typed(Box::new(read)))
+                    } else {
+                        Ok(Item::Kindless(item))
+                    });
+                }
+                Ok(Items(items))
+            }
+            fn visit_unit<E>(self) -> Result<Items, E> {
+                Ok(Items(Vec::new()))
+            }
+            fn visit_none<E>(self) -> Result<Items, E> {
+                Ok(Items(Vec::new()))
+            }
+        }
+        deserializer.deserialize_any(ItemsVisitor)
+    }
+}
+
 /// Reads a dump's text (YAML or JSON: a List, a stream of Lists, or single objects) into
 /// `objects`. `source` names the dump in messages.
 pub fn read_dump(text: &str, source: &str, objects: &mut ClusterObjects) -> Result<(), String> {
@@ -203,7 +443,7 @@ pub fn read_dump(text: &str, source: &str, objects: &mut ClusterObjects) -> Resu
             "{source} is vmesh discover output, not kubectl output: give what `kubectl get <kinds> -A -o yaml` prints"
         ));
     }
-    let documents: Vec<Value> =
+    let documents: Vec<DumpDocument> =
         serde_saphyr::from_str_multiple_with_options(text, crate::yaml::parse::options()).map_err(
             |e| {
                 format!(
@@ -212,7 +452,10 @@ pub fn read_dump(text: &str, source: &str, objects: &mut ClusterObjects) -> Resu
                 )
             },
         )?;
-    let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
+    let documents: Vec<DumpDocument> = documents
+        .into_iter()
+        .filter(|d| d.not_a_mapping != Some("nothing"))
+        .collect();
     if documents.is_empty() {
         return Err(format!(
             "{source} holds no objects: expected what `kubectl get <kinds> -A -o yaml` prints"
@@ -225,7 +468,29 @@ pub fn read_dump(text: &str, source: &str, objects: &mut ClusterObjects) -> Resu
         } else {
             source.to_string()
         };
-        objects.add_document(document, &place)?;
+        if let Some(found) = document.not_a_mapping {
+            return Err(not_an_object(&place, found));
+        }
+        let header = document_header(&document.rest, document.items.is_some(), &place)?;
+        let (Some(item_kind), Some(items)) = (header, document.items) else {
+            objects.add_object(Value::Object(document.rest), &place)?;
+            continue;
+        };
+        let api_version = document
+            .rest
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        for (index, item) in items.into_iter().enumerate() {
+            let item_place = format!("{place} item {index}");
+            match item.map_err(|e| format!("{item_place}: {e}"))? {
+                Item::Typed(read) => objects.insert(*read, &item_place)?,
+                Item::Kindless(value) => {
+                    objects
+                        .add_object(with_list_kind(value, api_version, &item_kind), &item_place)?;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -274,6 +539,20 @@ mod tests {
     fn typed_lists_give_their_items_a_kind() {
         let text = r#"{"apiVersion": "v1", "kind": "NamespaceList", "items": [{"metadata": {"name": "a"}}]}"#;
         assert_eq!(read(text).unwrap().namespaces.len(), 1);
+    }
+
+    #[test]
+    fn kindless_items_take_the_list_kind_whatever_the_key_order() {
+        let text = "apiVersion: v1\nitems:\n- metadata:\n    name: a\nkind: NamespaceList\n";
+        assert_eq!(read(text).unwrap().namespaces.len(), 1);
+        let empty = read("apiVersion: v1\nkind: List\nitems: null\n").unwrap();
+        assert!(empty.namespaces.is_empty());
+        let error =
+            read("apiVersion: v1\nkind: Namespace\nitems: []\nmetadata:\n  name: a\n").unwrap_err();
+        assert!(
+            error.contains("a Namespace with items is not a List"),
+            "{error}"
+        );
     }
 
     #[test]
