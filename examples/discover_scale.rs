@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release --example discover_scale -- generate SERVICES PODS_PER_SERVICE > dump.yaml
-//! cargo run --release --example discover_scale -- parse dump.yaml      # serde-saphyr alone
+//! cargo run --release --example discover_scale -- parse dump.yaml      # serde-saphyr into a tree
+//! cargo run --release --example discover_scale -- skim dump.yaml       # serde-saphyr keeping nothing
 //! cargo run --release --example discover_scale -- discover dump.yaml   # read + discover
 //! ```
 //!
@@ -32,6 +33,21 @@ fn main() {
                     .unwrap();
             println!("{:.3}", start.elapsed().as_secs_f64());
             drop(parsed);
+        }
+        ["skim", path] => {
+            // serde-saphyr reading every event and keeping nothing: its own memory floor.
+            let text = std::fs::read_to_string(path).unwrap();
+            let start = Instant::now();
+            let parsed = serde_saphyr::from_str_multiple_with_options::<
+                serde::de::IgnoredAny,
+                Vec<_>,
+            >(&text, vmesh::yaml::parse::options())
+            .unwrap();
+            println!(
+                "{:.3} ({} documents)",
+                start.elapsed().as_secs_f64(),
+                parsed.len()
+            );
         }
         ["discover", path] => {
             let text = std::fs::read_to_string(path).unwrap();

@@ -102,17 +102,18 @@ pub struct ClusterObjects {
 }
 
 /// An object typed by its apiVersion and kind, or counted as one discovery does not read.
+/// Boxed: the types differ in size by kilobytes, and a large List holds tens of thousands.
 #[derive(Debug, Clone)]
 pub enum TypedObject {
-    Namespace(Namespace),
-    Node(Node),
-    Service(Service),
-    ConfigMap(ConfigMap),
-    Pod(Pod),
-    Deployment(Deployment),
-    StatefulSet(StatefulSet),
-    DaemonSet(DaemonSet),
-    ServiceExport(ServiceExport),
+    Namespace(Box<Namespace>),
+    Node(Box<Node>),
+    Service(Box<Service>),
+    ConfigMap(Box<ConfigMap>),
+    Pod(Box<Pod>),
+    Deployment(Box<Deployment>),
+    StatefulSet(Box<StatefulSet>),
+    DaemonSet(Box<DaemonSet>),
+    ServiceExport(Box<ServiceExport>),
     /// `apiVersion kind` of an object discovery does not read.
     Ignored(String),
 }
@@ -167,15 +168,15 @@ pub fn type_object(object: Value) -> Result<Read, String> {
     }
     let at = |e: String| format!("{}: {e}", describe(known_kind, &namespace, &name));
     let object = match known_kind {
-        "Namespace" => TypedObject::Namespace(typed(object).map_err(at)?),
-        "Node" => TypedObject::Node(typed(object).map_err(at)?),
-        "Service" => TypedObject::Service(typed(object).map_err(at)?),
-        "ConfigMap" => TypedObject::ConfigMap(typed(object).map_err(at)?),
-        "Pod" => TypedObject::Pod(typed(object).map_err(at)?),
-        "Deployment" => TypedObject::Deployment(typed(object).map_err(at)?),
-        "StatefulSet" => TypedObject::StatefulSet(typed(object).map_err(at)?),
-        "DaemonSet" => TypedObject::DaemonSet(typed(object).map_err(at)?),
-        "ServiceExport" => TypedObject::ServiceExport(typed(object).map_err(at)?),
+        "Namespace" => TypedObject::Namespace(Box::new(typed(object).map_err(at)?)),
+        "Node" => TypedObject::Node(Box::new(typed(object).map_err(at)?)),
+        "Service" => TypedObject::Service(Box::new(typed(object).map_err(at)?)),
+        "ConfigMap" => TypedObject::ConfigMap(Box::new(typed(object).map_err(at)?)),
+        "Pod" => TypedObject::Pod(Box::new(typed(object).map_err(at)?)),
+        "Deployment" => TypedObject::Deployment(Box::new(typed(object).map_err(at)?)),
+        "StatefulSet" => TypedObject::StatefulSet(Box::new(typed(object).map_err(at)?)),
+        "DaemonSet" => TypedObject::DaemonSet(Box::new(typed(object).map_err(at)?)),
+        "ServiceExport" => TypedObject::ServiceExport(Box::new(typed(object).map_err(at)?)),
         _ => unreachable!("every kind in KINDS is typed"),
     };
     Ok(Read {
@@ -237,15 +238,15 @@ impl ClusterObjects {
             ));
         }
         match read.object {
-            TypedObject::Namespace(o) => self.namespaces.push(o),
-            TypedObject::Node(o) => self.nodes.push(o),
-            TypedObject::Service(o) => self.services.push(o),
-            TypedObject::ConfigMap(o) => self.config_maps.push(o),
-            TypedObject::Pod(o) => self.pods.push(o),
-            TypedObject::Deployment(o) => self.deployments.push(o),
-            TypedObject::StatefulSet(o) => self.stateful_sets.push(o),
-            TypedObject::DaemonSet(o) => self.daemon_sets.push(o),
-            TypedObject::ServiceExport(o) => self.service_exports.push(o),
+            TypedObject::Namespace(o) => self.namespaces.push(*o),
+            TypedObject::Node(o) => self.nodes.push(*o),
+            TypedObject::Service(o) => self.services.push(*o),
+            TypedObject::ConfigMap(o) => self.config_maps.push(*o),
+            TypedObject::Pod(o) => self.pods.push(*o),
+            TypedObject::Deployment(o) => self.deployments.push(*o),
+            TypedObject::StatefulSet(o) => self.stateful_sets.push(*o),
+            TypedObject::DaemonSet(o) => self.daemon_sets.push(*o),
+            TypedObject::ServiceExport(o) => self.service_exports.push(*o),
             TypedObject::Ignored(_) => unreachable!("counted above"),
         }
         Ok(())
@@ -321,8 +322,7 @@ struct DumpDocument {
 }
 
 enum Item {
-    // Boxed: a typed object is kilobytes, and a large List has tens of thousands.
-    Typed(Box<Read>),
+    Typed(Read),
     Kindless(Value),
 }
 
@@ -416,7 +416,7 @@ impl<'de> Deserialize<'de> for Items {
                 while let Some(item) = seq.next_element::<Value>()? {
                     let names_kind = item.get("kind").is_some_and(Value::is_string);
                     items.push(if names_kind {
-                        type_object(item).map(|read| Item::Typed(Box::new(read)))
+                        type_object(item).map(Item::Typed)
                     } else {
                         Ok(Item::Kindless(item))
                     });
@@ -484,7 +484,7 @@ pub fn read_dump(text: &str, source: &str, objects: &mut ClusterObjects) -> Resu
         for (index, item) in items.into_iter().enumerate() {
             let item_place = format!("{place} item {index}");
             match item.map_err(|e| format!("{item_place}: {e}"))? {
-                Item::Typed(read) => objects.insert(*read, &item_place)?,
+                Item::Typed(read) => objects.insert(read, &item_place)?,
                 Item::Kindless(value) => {
                     objects
                         .add_object(with_list_kind(value, api_version, &item_kind), &item_place)?;
