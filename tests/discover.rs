@@ -712,3 +712,88 @@ fn documents(stream: &str) -> Vec<Value> {
             .unwrap();
     parsed.into_iter().filter(|d| !d.is_null()).collect()
 }
+
+/// Two revisions in one cluster: each workload goes to the istiod that injects it, and a
+/// revision no istiod serves (an `istioctl tag`) is a warning, never a guessed mesh.
+#[test]
+fn each_workload_goes_to_the_revision_that_injects_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dump = list(&fixture("cluster-1"));
+    let objects = items(&mut dump);
+    let mut canary = objects
+        .iter()
+        .find(|o| is(o, "Deployment", "istiod"))
+        .unwrap()
+        .clone();
+    canary["metadata"]["name"] = "istiod-canary".into();
+    canary["metadata"]["labels"]["istio.io/rev"] = "canary".into();
+    canary["spec"]["selector"]["matchLabels"]["istio.io/rev"] = "canary".into();
+    canary["spec"]["template"]["metadata"]["labels"]["istio.io/rev"] = "canary".into();
+    let mut config = objects
+        .iter()
+        .find(|o| is(o, "ConfigMap", "istio"))
+        .unwrap()
+        .clone();
+    config["metadata"]["name"] = "istio-canary".into();
+    config["data"]["mesh"] = "trustDomain: canary.local\n".into();
+    let workload = |namespace: &str, revision: &str| -> Vec<Value> {
+        let mut ns = objects
+            .iter()
+            .find(|o| is(o, "Namespace", "legacy"))
+            .unwrap()
+            .clone();
+        ns["metadata"]["name"] = namespace.into();
+        ns["metadata"]["labels"] = serde_json::json!({"istio.io/rev": revision});
+        let mut deployment = objects
+            .iter()
+            .find(|o| is(o, "Deployment", "inventory"))
+            .unwrap()
+            .clone();
+        deployment["metadata"]["namespace"] = namespace.into();
+        let mut service = objects
+            .iter()
+            .find(|o| is(o, "Service", "inventory"))
+            .unwrap()
+            .clone();
+        service["metadata"]["namespace"] = namespace.into();
+        vec![ns, deployment, service]
+    };
+    let added: Vec<Value> = [canary, config]
+        .into_iter()
+        .chain(workload("shop-canary", "canary"))
+        .chain(workload("shop-tagged", "prod"))
+        .collect();
+    objects.extend(added);
+    let output = discover_text(dir.path(), "cluster-1", &yaml(&dump), &[]);
+    let stdout = success(&output, "two revisions");
+    let found = documents(&stdout);
+    let mesh_of = |name: &str| -> String {
+        let object = found
+            .iter()
+            .find(|o| o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in:\n{stdout}"));
+        object["spec"]["mesh"]["name"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        mesh_of("inventory-shop-canary-cluster-1"),
+        "istiod-canary-istio-system-cluster-1"
+    );
+    assert_eq!(
+        mesh_of("reviews-bookinfo-cluster-1"),
+        "istiod-istio-system-cluster-1"
+    );
+    let canary_mesh = found
+        .iter()
+        .find(|o| o["metadata"]["name"] == "istiod-canary-istio-system-cluster-1")
+        .unwrap();
+    assert_eq!(canary_mesh["spec"]["istio"]["trustDomain"], "canary.local");
+    assert!(
+        !stdout.contains("shop-tagged"),
+        "a workload of an unknown revision was discovered"
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("cluster cluster-1: Deployment shop-tagged/inventory: not discovered: its pods are injected by istiod revision \"prod\", and no istiod of that revision was found"),
+        "{stderr}"
+    );
+}
