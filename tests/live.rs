@@ -1,6 +1,6 @@
 //! `vmesh discover --context` against a real Kubernetes API server: etcd and
-//! kube-apiserver are built from the Go module proxy (tests/live/build-servers.sh, once,
-//! into target/tmp/live-servers; needs `go`, `kubectl` and `openssl`) and started on
+//! kube-apiserver are built from the Go module proxy (tests/live/build-servers.sh, once per
+//! machine, see [`build_servers`]; needs `go`, `kubectl` and `openssl`) and started on
 //! loopback; the offline fixtures are applied with kubectl; live discovery must give the
 //! same objects and the same input hash as discovering the dumps. The discovering user has
 //! only functions/discover/rbac.yaml's ClusterRole; a user without it is refused.
@@ -46,8 +46,22 @@ fn run(command: &mut Command, what: &str) -> Output {
     output
 }
 
+/// The servers are built once per machine (not per clone): into
+/// `$XDG_CACHE_HOME/vmesh/live-servers-<release>` (else `~/.cache/…`), or
+/// `target/tmp/live-servers` when there is no home.
 fn build_servers() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-servers");
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|home| PathBuf::from(home).join(".cache"))
+        });
+    let dir = match cache {
+        Some(cache) => cache.join("vmesh/live-servers-v1.32.4-etcd-v3.5.16"),
+        None => PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-servers"),
+    };
     run(
         Command::new("sh")
             .arg(root().join("tests/live/build-servers.sh"))
