@@ -797,3 +797,53 @@ fn each_workload_goes_to_the_revision_that_injects_it() {
         "{stderr}"
     );
 }
+
+/// An unreachable API server or an unknown context: exit 1 naming the cluster, context and
+/// kind, never the credentials, and nothing written (no server needed for this one).
+#[test]
+fn an_unreachable_context_names_it_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // bound and released: nothing listens there
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: east\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: east\n  context:\n    cluster: east\n    user: east\nusers:\n- name: east\n  user:\n    token: very-secret-token\ncurrent-context: east\n"
+    );
+    std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
+    std::fs::write(dir.path().join("c2.yaml"), fixture("cluster-2")).unwrap();
+    let args = [
+        "discover",
+        "--kubeconfig",
+        "kubeconfig",
+        "--context",
+        "east=cluster-1",
+        "--dump",
+        "cluster-2=c2.yaml",
+        "--out",
+        "out",
+    ];
+    let stderr = failure(
+        &vmesh(dir.path(), &args),
+        &[
+            "cluster cluster-1: context east: cannot list Namespaces (/api/v1/namespaces)",
+            "nothing was written",
+        ],
+    );
+    assert!(!stderr.contains("very-secret-token"), "{stderr}");
+    assert!(!dir.path().join("out").exists());
+    failure(
+        &vmesh(
+            dir.path(),
+            &[
+                "discover",
+                "--kubeconfig",
+                "kubeconfig",
+                "--context",
+                "west",
+            ],
+        ),
+        &["cluster west: context west:"],
+    );
+}
