@@ -847,3 +847,36 @@ fn an_unreachable_context_names_it_and_writes_nothing() {
         &["cluster west: context west:"],
     );
 }
+
+#[test]
+fn the_dump_examples_in_vmesh_discover_help_run_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = success(
+        &vmesh(&root(), &["discover", "--help"]),
+        "vmesh discover --help",
+    );
+    let examples: Vec<String> = help
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("vmesh discover --dump"))
+        .map(|l| {
+            l.replace(
+                "/tmp/discovered",
+                &dir.path().join("discovered").to_string_lossy(),
+            )
+        })
+        .collect();
+    assert_eq!(examples.len(), 2, "{help}");
+    for example in &examples {
+        let args: Vec<&str> = example.split_whitespace().skip(1).collect();
+        let stdout = success(&vmesh(&root(), &args), example);
+        if !example.contains("--out") {
+            assert!(
+                stdout.contains("kind: Mesh"),
+                "{example} printed:\n{stdout}"
+            );
+        }
+    }
+    assert!(dir.path().join("discovered/cluster-1.yaml").is_file());
+    assert!(help.contains("kubectl get namespaces,nodes,services,configmaps,deployments,statefulsets,daemonsets -A -o yaml"));
+}
