@@ -760,6 +760,58 @@ mod tests {
         assert!(MeshConfig::parse("trustDomain: {a: 1}\n").is_err());
     }
 
+    fn facts_with(workloads: &[&str]) -> Facts {
+        let mut facts = Facts {
+            cluster: "c1".into(),
+            istiods: vec![Istiod {
+                namespace: "istio-system".into(),
+                name: "istiod".into(),
+                revision: DEFAULT_REVISION.into(),
+                ..Istiod::default()
+            }],
+            ..Facts::default()
+        };
+        facts
+            .mesh_configs
+            .insert("istio-system/istio".into(), Some(String::new()));
+        for name in workloads {
+            facts.workloads.push(WorkloadFacts {
+                kind: "Deployment",
+                namespace: "web".into(),
+                name: name.to_string(),
+                revision: Some(DEFAULT_REVISION.into()),
+                ..WorkloadFacts::default()
+            });
+        }
+        facts
+    }
+
+    #[test]
+    fn names_that_sanitise_alike_are_an_error() {
+        let found = detect(&facts_with(&["web-v1", "web-v2"]), &Options::default()).unwrap();
+        assert_eq!(found.workloads[0].name, "web-v1-web-c1-deployment");
+        let error = detect(&facts_with(&["web-v1", "web.v1"]), &Options::default()).unwrap_err();
+        assert_eq!(error.object.as_deref(), Some("web/web.v1"));
+        assert!(error.message.contains("discovers as Workload web-v1-web-c1-deployment, the name web/web-v1 also discovers as"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_or_empty_mesh_config_is_an_error() {
+        let mut facts = facts_with(&[]);
+        facts.mesh_configs.clear();
+        let error = detect(&facts, &Options::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cluster c1: ConfigMap istio-system/istio: not found: istiod istio-system/istiod (revision default) reads its MeshConfig from it; add configmaps to the kubectl get kinds"
+        );
+        facts.mesh_configs.insert("istio-system/istio".into(), None);
+        let error = detect(&facts, &Options::default()).unwrap_err();
+        assert!(
+            error.to_string().contains("has no data.mesh key"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn subsets_are_label_keys_with_several_values() {
         let v1: Labels = [
