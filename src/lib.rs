@@ -7,6 +7,7 @@
 
 pub mod certs;
 pub mod config;
+pub mod discover;
 pub mod hosts;
 pub mod index;
 pub mod krm;

@@ -83,6 +83,32 @@ Examples:
   # As Argo CD runs it, in the Application's source directory
   cd functions/gitops/meshes && PARAM_CLUSTER=cluster-1 vmesh render --argocd";
 
+const DISCOVER_ABOUT: &str = "\
+Discovers what vmesh renders from, per cluster: the Istio Mesh (istiod, its revision, version,
+trust domain, DNS capture, east-west gateways), a Destination per Service backed by meshed
+workloads, a Workload per meshed Deployment, StatefulSet or DaemonSet, and a
+KubernetesCluster, following Gloo Mesh's discovery. Commit the output and render from it.
+
+Sources: --dump CLUSTER=PATH reads what this prints (any order, one or more files):
+  kubectl get namespaces,nodes,services,configmaps,deployments,statefulsets,daemonsets -A -o yaml
+(add pods for --endpoints pods, and serviceexports.multicluster.x-k8s.io for --only-exported);
+--context reads the same kinds through a kubeconfig context, read-only
+(functions/discover/rbac.yaml is the ClusterRole it needs).
+
+The output is stable: sorted, no uids, versions, timestamps or pod IPs (unless
+--endpoints pods), so an unchanged cluster gives the same bytes and scaling or restarting
+a workload changes nothing. Every object is config.kubernetes.io/local-config; each
+cluster's text starts with a header naming its source and a hash of the inputs read.
+Any error: exit 1, nothing printed or written, one line per problem on stderr.";
+
+const DISCOVER_EXAMPLES: &str = "\
+Examples:
+  # Offline, from kubectl dumps: one stream, or one file per cluster
+  vmesh discover --dump cluster-1=testdata/discover/cluster-1.yaml --dump cluster-2=testdata/discover/cluster-2.yaml
+  vmesh discover --dump cluster-1=testdata/discover/cluster-1.yaml --out /tmp/discovered
+  # Live, through kubeconfig contexts (read-only)
+  vmesh discover --context kind-east=cluster-1 --context kind-west=cluster-2 --out meshes/discovered";
+
 const KUSTOMIZE_ABOUT: &str = "\
 vmesh as a kustomize exec plugin. The plugin config's kind decides the role:
   VirtualMeshGenerator    reads the Gloo Mesh files listed in `inputs:` and generates one
@@ -125,6 +151,9 @@ enum Command {
         #[command(subcommand)]
         action: KustomizeAction,
     },
+    /// Discover the Mesh, Destination and Workload inputs from kubectl dumps or kubeconfig contexts.
+    #[command(long_about = DISCOVER_ABOUT, after_long_help = DISCOVER_EXAMPLES)]
+    Discover(Box<DiscoverCli>),
     /// Print the JSON Schema of a configuration kind (default: the functionConfig).
     #[command(
         long_about = "Print the JSON Schema of a configuration kind: the functionConfig VirtualMeshRenderer (default), or the kustomize plugin configs.",
@@ -185,6 +214,52 @@ struct RenderCli {
     ca_not_before: Option<String>,
 }
 
+#[derive(Args)]
+struct DiscoverCli {
+    /// A cluster's kubectl dump: `kubectl get <kinds> -A -o yaml` output (repeatable; several files of one cluster are read together)
+    #[arg(long, value_name = "CLUSTER=PATH", value_parser = hosts::discover::parse_dump)]
+    dump: Vec<(String, PathBuf)>,
+    /// A kubeconfig context to read live, read-only; the cluster name defaults to the context's (repeatable)
+    #[arg(long, value_name = "CONTEXT[=CLUSTER]", value_parser = hosts::discover::parse_context)]
+    context: Vec<(String, String)>,
+    /// The kubeconfig for --context [default: $KUBECONFIG, else ~/.kube/config]
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Write OUT/<cluster>.yaml instead of printing a stream
+    #[arg(long, value_name = "OUT")]
+    out: Option<PathBuf>,
+    /// Discover Services and workloads only in this namespace (repeatable)
+    #[arg(long, value_name = "NAMESPACE")]
+    namespace: Vec<String>,
+    /// Never discover Services and workloads in this namespace (repeatable)
+    #[arg(long, value_name = "NAMESPACE")]
+    exclude_namespace: Vec<String>,
+    /// Discover only Services that have a multicluster.x-k8s.io ServiceExport
+    #[arg(long)]
+    only_exported: bool,
+    /// The clusters' DNS domain, written into each KubernetesCluster
+    #[arg(long, value_name = "DOMAIN", default_value = vmesh::discover::DEFAULT_CLUSTER_DOMAIN)]
+    cluster_domain: String,
+    /// Labels a gateway Service's selector must hold, one set per flag [default: istio=eastwestgateway and istio=ingressgateway]
+    #[arg(long, value_name = "KEY=VALUE[,KEY=VALUE]", value_parser = hosts::discover::parse_labels)]
+    gateway_labels: Vec<std::collections::BTreeMap<String, String>>,
+    /// The gateway port that carries cross-cluster mTLS
+    #[arg(long, value_name = "NAME", default_value = vmesh::discover::DEFAULT_GATEWAY_TLS_PORT)]
+    gateway_tls_port: String,
+    /// Destination endpoint subsets: stable (none) or pods (ready pods' IPs; changes with every restart)
+    #[arg(long, value_enum, default_value_t = EndpointsFlag::Stable)]
+    endpoints: EndpointsFlag,
+    /// Namespace of the discovered resources
+    #[arg(long, value_name = "NAMESPACE", default_value = vmesh::discover::DEFAULT_OUTPUT_NAMESPACE)]
+    output_namespace: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EndpointsFlag {
+    Stable,
+    Pods,
+}
+
 #[derive(Subcommand)]
 enum KustomizeAction {
     /// Link vmesh into kustomize's plugin directory as VirtualMeshGenerator and VirtualMeshTransformer
@@ -217,6 +292,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Fn) {
         Command::Fn => run_function(),
         Command::Render(render) => print(run_render(*render)),
+        Command::Discover(discover) => print(run_discover(*discover)),
         Command::Kustomize { action } => match action {
             KustomizeAction::Install { plugin_home } => print(install_plugins(plugin_home)),
             KustomizeAction::Plugin { config } => print(kustomize_plugin(&config)),
@@ -243,7 +319,7 @@ fn legacy_plugin_config(args: &[OsString]) -> Option<PathBuf> {
     let first = Path::new(args.get(1)?);
     let subcommand = matches!(
         first.to_str(),
-        Some("fn" | "render" | "kustomize" | "schema" | "help")
+        Some("fn" | "render" | "discover" | "kustomize" | "schema" | "help")
     );
     (!subcommand && first.is_file()).then(|| first.to_path_buf())
 }
@@ -294,6 +370,34 @@ fn run_render(cli: RenderCli) -> Reply {
         one_cluster: false,
     };
     hosts::render::render(&args)
+}
+
+fn run_discover(cli: DiscoverCli) -> Reply {
+    let defaults = vmesh::discover::Options::default();
+    let args = hosts::discover::DiscoverArgs {
+        dumps: cli.dump,
+        contexts: cli.context,
+        kubeconfig: cli.kubeconfig,
+        out: cli.out,
+        options: vmesh::discover::Options {
+            cluster_domain: cli.cluster_domain,
+            gateway_labels: if cli.gateway_labels.is_empty() {
+                defaults.gateway_labels
+            } else {
+                cli.gateway_labels
+            },
+            gateway_tls_port: cli.gateway_tls_port,
+            endpoints: match cli.endpoints {
+                EndpointsFlag::Stable => vmesh::discover::EndpointsMode::Stable,
+                EndpointsFlag::Pods => vmesh::discover::EndpointsMode::Pods,
+            },
+            namespaces: cli.namespace,
+            exclude_namespaces: cli.exclude_namespace,
+            only_exported: cli.only_exported,
+            output_namespace: cli.output_namespace,
+        },
+    };
+    hosts::discover::discover(&args, &hosts::live::read_context)
 }
 
 /// Links this executable into kustomize's plugin directory under both plugin kinds.

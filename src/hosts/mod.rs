@@ -6,8 +6,10 @@
 //! in, so every adapter can be tested in-process.
 
 pub mod argocd;
+pub mod discover;
 pub mod ignore;
 pub mod kustomize;
+pub mod live;
 pub mod render;
 pub mod source;
 

@@ -13,7 +13,14 @@ fn help(sandbox: &Sandbox, args: &[&str]) -> String {
 #[test]
 fn every_help_shows_examples_that_name_real_files() {
     let sandbox = Sandbox::new();
-    for args in [&[][..], &["fn"], &["render"], &["kustomize"], &["schema"]] {
+    for args in [
+        &[][..],
+        &["fn"],
+        &["render"],
+        &["discover"],
+        &["kustomize"],
+        &["schema"],
+    ] {
         let help = help(&sandbox, args);
         assert!(
             help.contains("Examples:"),
