@@ -60,6 +60,8 @@ type FederatedCall struct {
 // Expectations are what the harness checks for one input.
 type Expectations struct {
 	Calls []FederatedCall
+	// Gateways are the east-west gateways of each Istio mesh that has them.
+	Gateways map[ObjectRef][]Gateway
 	// NotFederated lists, per client cluster, federated hostnames that must not resolve there.
 	NotFederated []NegativeHost
 	Notes        []string
@@ -281,9 +283,9 @@ func targetPort(svc *KubeService, p ServicePort) uint32 {
 }
 
 func computeExpectations(in *Inputs) *Expectations {
-	exp := &Expectations{}
+	exp := &Expectations{Gateways: map[ObjectRef][]Gateway{}}
 	applied := appliedVirtualMeshes(in)
-	gateways := map[ObjectRef][]Gateway{}
+	gateways := exp.Gateways
 	for ref, vm := range applied {
 		mesh := in.Meshes[ref]
 		if mesh == nil || mesh.Istio == nil {

@@ -160,6 +160,7 @@ func simulateTraffic(t *testing.T, in *Inputs, exp *Expectations, generated map[
 	}
 	for _, call := range exp.Calls {
 		w.federatedCall(call)
+		w.noRelay(call, exp)
 	}
 	for _, neg := range exp.NotFederated {
 		w.notFederated(neg)
@@ -574,6 +575,41 @@ func anySANMatches(ms []*tls.SubjectAltNameMatcher, uri string) bool {
 		}
 	}
 	return false
+}
+
+// noRelay: an east-west gateway of a cluster that does not serve a host must not pass its
+// SNI through: it would relay anyone who reaches it into the serving cluster.
+func (w *World) noRelay(call FederatedCall, exp *Expectations) {
+	servingCluster := call.Destination.KubeService.Ref.ClusterName
+	sni := sniOf(call.Host, call.Port.Port)
+	meshes := make([]ObjectRef, 0, len(exp.Gateways))
+	for ref := range exp.Gateways {
+		meshes = append(meshes, ref)
+	}
+	sort.Slice(meshes, func(i, j int) bool { return lessRef(meshes[i], meshes[j]) })
+	for _, ref := range meshes {
+		mesh := w.in.Meshes[ref]
+		other := mesh.Istio.Installation.Cluster
+		if other == servingCluster || w.servers[other] == nil {
+			continue
+		}
+		for _, gw := range exp.Gateways[ref] {
+			pods := w.clusters[other].Pods[gw.Destination.Key]
+			if len(pods) == 0 {
+				continue
+			}
+			_, sim := w.podProxy(other, pods[0], model.Router)
+			result := sim.Run(simulation.Call{
+				Address: pods[0].IP, Port: int(gw.ContainerPort), Protocol: simulation.TCP, TLS: simulation.MTLS,
+				Sni: sni, Alpn: "istio", CallMode: simulation.CallModeGateway,
+			})
+			if result.Error == nil && result.ClusterMatched == sni {
+				w.report.fail(other, "relay", fmt.Sprintf("%s:%d", call.Host, call.Port.Port),
+					"gateway %s passes SNI %s through to cluster %q, although %s serves it: anyone who reaches this gateway is relayed into %s",
+					gw.Destination.KubeService.Ref.Name, sni, result.ClusterMatched, servingCluster, servingCluster)
+			}
+		}
+	}
 }
 
 // notFederated: a Destination the inputs do not federate to a cluster has no outbound cluster

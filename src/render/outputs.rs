@@ -125,7 +125,7 @@ pub fn outputs<'p>(
     certificate_outputs(certificates, &wanted, &mut out);
     for mesh in plan.meshes.values() {
         if wanted(&mesh.cluster) {
-            mesh_outputs(mesh, &mut out);
+            mesh_outputs(plan, mesh, &mut out);
         }
     }
     for federation in &plan.federations {
@@ -168,7 +168,7 @@ fn certificate_outputs<'p>(
     }
 }
 
-fn mesh_outputs<'p>(mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
+fn mesh_outputs<'p>(plan: &'p Plan, mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
     let base = |kind, namespace: &str, name: String, source| Output {
         kind,
         cluster: &mesh.cluster,
@@ -190,14 +190,25 @@ fn mesh_outputs<'p>(mesh: &'p MeshPlan, out: &mut Vec<Output<'p>>) {
                 Source::IstioSettings(mesh),
             )
         });
-        for gateway in mesh.gateways.iter().filter(|g| g.container_port != 0) {
+        // A mesh that serves no federated host needs no east-west Gateway.
+        let serves = plan
+            .federations
+            .iter()
+            .any(|f| f.source_mesh == mesh.mesh && !f.targets.is_empty());
+        for gateway in mesh
+            .gateways
+            .iter()
+            .filter(|g| g.container_port != 0 && serves)
+        {
             let name = sanitize_name(&format!(
                 "{}-{}",
                 gateway.destination.name, gateway.destination.namespace
             ));
+            // In the gateway's own namespace: with PILOT_SCOPE_GATEWAY_TO_NAMESPACE istiod
+            // reads only the Gateways of the gateway pods' namespace.
             out.push(base(
                 OutputKind::Gateway,
-                &mesh.namespace,
+                &gateway.service.namespace,
                 name,
                 Source::Gateway(mesh, gateway),
             ));
@@ -524,7 +535,7 @@ pub fn source_context<'p>(output: &Output<'p>, plan: &'p Plan) -> SourceContext<
             ));
         }
         Source::Gateway(mesh, gateway) => json!({
-            "hosts": [format!("*.{}", mesh.hostname_suffix)],
+            "hosts": served_hosts(plan, mesh),
             "gateway": gateway_context(gateway),
             "mesh": {"name": mesh.mesh.name, "namespace": mesh.mesh.namespace},
         }),
@@ -665,6 +676,22 @@ impl Serialize for PortMap<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.iter().map(|(name, port)| (name, port)))
     }
+}
+
+/// The federated hosts a mesh serves, sorted: its east-west gateways pass through these
+/// only. A wildcard (`*.global`) would also relay SNI for hosts other clusters serve (their
+/// remote ServiceEntries are visible to the gateway), making every gateway an open relay
+/// into the other clusters.
+fn served_hosts<'p>(plan: &'p Plan, mesh: &MeshPlan) -> Vec<&'p str> {
+    let mut hosts: Vec<&str> = plan
+        .federations
+        .iter()
+        .filter(|f| f.source_mesh == mesh.mesh && !f.targets.is_empty())
+        .map(|f| f.hostname.as_str())
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    hosts
 }
 
 fn gateway_context(g: &Gateway) -> Value {

@@ -4,6 +4,7 @@
 
 use crate::support::*;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn kpt(sandbox: &Sandbox, cwd: &Path, args: &[&str]) -> std::process::Output {
@@ -145,11 +146,34 @@ fn assert_prunes(
     );
     assert_eq!(removed, expected, "{what}: pruned objects");
     for (key, object) in &after {
+        if object["kind"] == "Gateway" {
+            // An east-west Gateway lists the hosts its cluster serves: it follows them.
+            continue;
+        }
         assert_eq!(
             Some(object),
             before.get(key),
             "{what}: {key} changed or appeared"
         );
+    }
+    // ... and no Gateway still passes through a host that no ServiceEntry has any more.
+    let hosts_after: BTreeSet<&str> = after
+        .values()
+        .filter(|o| o["kind"] == "ServiceEntry")
+        .filter_map(|o| o["spec"]["hosts"][0].as_str())
+        .collect();
+    for host in before
+        .values()
+        .filter(|o| gone(o) && o["kind"] == "ServiceEntry")
+        .filter_map(|o| o["spec"]["hosts"][0].as_str())
+        .filter(|h| !hosts_after.contains(h))
+    {
+        for gateway in after.values().filter(|o| o["kind"] == "Gateway") {
+            assert!(
+                !gateway.to_string().contains(&format!("\"{host}\"")),
+                "{what}: a Gateway still lists {host}"
+            );
+        }
     }
     let changed = status(&package);
     assert!(
