@@ -167,6 +167,10 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
         }
     };
     watch.lap("render");
+    if let Some(message) = empty_slice(&config, &inputs, &list.items, &clusters) {
+        results.push(KrmResult::error(message).with_field("spec.cluster"));
+        return failure(&list, results, options.style);
+    }
     report_sizes(&clusters, &mut results);
 
     let mut unstamped = Vec::new();
@@ -180,6 +184,25 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     let outcome = success(&mut list, &inputs, &plan, clusters, results, options.style);
     crate::parallel::drop_in_background((list, inputs, plan, certificates));
     outcome
+}
+
+/// Why a run that names a cluster (`spec.cluster`) and renders nothing for it must fail:
+/// every host would read the empty slice as "this cluster has no configuration" — kpt deletes
+/// every rendered file of the package, Argo CD prunes the cluster. A run without
+/// VirtualMeshes is exempt, so vmesh can sit in any kpt pipeline.
+fn empty_slice(
+    config: &RenderConfig,
+    inputs: &Inputs,
+    items: &[crate::krm::Item],
+    clusters: &[RenderedCluster],
+) -> Option<String> {
+    let cluster = config.cluster.as_deref()?;
+    if inputs.virtual_meshes.is_empty() {
+        return None;
+    }
+    let rendered = clusters.iter().any(|c| c.cluster == cluster && !c.is_empty());
+    (!rendered)
+        .then(|| crate::hosts::empty_slice_message(cluster, &crate::hosts::mesh_clusters(items)))
 }
 
 /// The time, the seed (read from where `caSeed` says) and the seeded validity start.

@@ -313,6 +313,56 @@ fn errors_are_kpt_results_and_nothing_is_written() {
     assert_eq!(status(&package), "", "a failed render wrote files");
 }
 
+/// A config naming a cluster no Mesh has would render an empty slice; kpt would take the
+/// empty success as "delete every rendered file". It must fail, and leave every file of the
+/// package (rendered ones included) as it was.
+#[test]
+fn a_config_naming_an_unknown_cluster_fails_and_keeps_every_file() {
+    let sandbox = Sandbox::new();
+    let (package, _) = example(&sandbox);
+    render(&sandbox, &package);
+    commit(&package, "rendered");
+    let before = tree(&package);
+    assert!(
+        before.keys().any(|p| p.starts_with("clusters/cluster-1/")),
+        "the first render wrote cluster files: {:?}",
+        before.keys()
+    );
+    let config = package.join("vmesh.yaml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        original.replace("spec: {}", "spec:\n  cluster: cluster-9"),
+    )
+    .unwrap();
+    commit(&package, "unknown cluster");
+    let before = tree(&package);
+
+    let output = kpt(&sandbox, &package, &["fn", "render", ".", "--allow-exec"]);
+    assert!(
+        !output.status.success(),
+        "kpt fn render succeeded with an unknown cluster:\n{}",
+        text_of(&output)
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "cluster \"cluster-9\" has no outputs (clusters in the Meshes: cluster-1, cluster-2)"
+        ),
+        "kpt shows why:\n{stderr}"
+    );
+    assert_eq!(status(&package), "", "a failed render changed the package");
+    assert_eq!(
+        tree(&package),
+        before,
+        "a failed render changed the package"
+    );
+}
+
+fn text_of(output: &std::process::Output) -> String {
+    format!("{}{}", text(&output.stdout), text(&output.stderr))
+}
+
 /// kpt's own e2e packages for comment, order, null and quoting preservation come back
 /// exactly as they were, under both `kpt fn render` and `kpt fn eval`.
 #[test]
