@@ -200,7 +200,9 @@ fn empty_slice(
     if inputs.virtual_meshes.is_empty() {
         return None;
     }
-    let rendered = clusters.iter().any(|c| c.cluster == cluster && !c.is_empty());
+    let rendered = clusters
+        .iter()
+        .any(|c| c.cluster == cluster && !c.is_empty());
     (!rendered)
         .then(|| crate::hosts::empty_slice_message(cluster, &crate::hosts::mesh_clusters(items)))
 }

@@ -11,7 +11,7 @@
 
 use super::source::{self, display};
 use super::{Reply, Settings};
-use crate::index::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::index::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, Ownership, ownership};
 use crate::krm::Item;
 use crate::model::config::{CONFIG_API_VERSION, CONFIG_KIND, RenderConfig};
 use crate::render::outputs::CLUSTER_ANNOTATION;
@@ -217,7 +217,7 @@ fn finish(args: &RenderArgs, prepared: Prepared, reply: &mut Reply) -> Result<()
         let full = out.join(path);
         if full.exists() && !existing.contains_key(path) {
             return Err(Reply::fail(format!(
-                "{} exists and was not written by vmesh (not every object in it has the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE}); move it out of {}",
+                "{} exists and was not written by vmesh (not every object in it is one vmesh renders, with the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE} and vmesh's vmesh.dev/ annotations); move it out of {}",
                 display(&full),
                 display(out)
             )));
@@ -294,7 +294,7 @@ fn owned_files(dir: &Path, depth: usize) -> Result<BTreeMap<PathBuf, String>, St
         }
         let text = std::fs::read_to_string(entry.path())
             .map_err(|e| format!("cannot read {}: {e}", display(entry.path())))?;
-        if written_by_vmesh(&text) {
+        if written_by_vmesh(&text) == Ownership::Generated {
             let relative = entry.path().strip_prefix(dir).expect("below dir");
             owned.insert(relative.to_path_buf(), text);
         }
@@ -302,23 +302,27 @@ fn owned_files(dir: &Path, depth: usize) -> Result<BTreeMap<PathBuf, String>, St
     Ok(owned)
 }
 
-/// A file vmesh wrote: every document is an object labelled as vmesh's.
-fn written_by_vmesh(text: &str) -> bool {
+/// Whether vmesh wrote a file: every document is an object vmesh renders
+/// ([`crate::index::ownership`]). A file with vmesh's label on something vmesh does not
+/// render is [`Ownership::Labelled`]: it is left alone, with a note.
+fn written_by_vmesh(text: &str) -> Ownership {
     let parsed: Result<Vec<Value>, _> =
         serde_saphyr::from_str_multiple_with_options(text, crate::yaml::parse::options());
     let Ok(documents) = parsed else {
-        return false;
+        return Ownership::Foreign;
     };
-    let objects: Vec<Item> = documents
-        .into_iter()
+    let owners: Vec<Ownership> = documents
+        .iter()
         .filter(|d| !d.is_null())
-        .enumerate()
-        .map(|(i, d)| Item::new(d, None, i))
+        .map(|d| d.as_object().map_or(Ownership::Foreign, ownership))
         .collect();
-    !objects.is_empty()
-        && objects
-            .iter()
-            .all(|o| o.label(MANAGED_BY_LABEL) == Some(MANAGED_BY_VALUE))
+    if !owners.is_empty() && owners.iter().all(|o| *o == Ownership::Generated) {
+        Ownership::Generated
+    } else if owners.iter().any(|o| *o != Ownership::Foreign) {
+        Ownership::Labelled
+    } else {
+        Ownership::Foreign
+    }
 }
 
 fn check(

@@ -1,7 +1,6 @@
 //! Reading a ResourceList (or a plain `---` stream) into [`Item`]s.
 
 use super::{Envelope, Item, ResourceList};
-use crate::index::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::yaml::fast::{self, ParsedItem, Unsupported};
 use crate::yaml::parse;
 use crate::yaml::raw::{self, RawSpan};
@@ -285,26 +284,22 @@ fn finish_stream(
     })
 }
 
-/// True for an item that vmesh generated on an earlier run (label
-/// `app.kubernetes.io/managed-by: vmesh`) and whose value no stage reads: the run drops and
+/// True for an item that vmesh generated on an earlier run (see
+/// [`crate::index::ownership`]) and whose value no stage reads: the run drops and
 /// regenerates it. `v1` Secrets are kept whole (certificates are reused from them), and so
 /// are ResourceList and List documents (a stream may be one).
 pub fn droppable(item: &Map<String, Value>) -> bool {
     let field = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or("");
-    let label = item
-        .get("metadata")
-        .and_then(|m| m.get("labels"))
-        .and_then(|l| l.get(MANAGED_BY_LABEL))
-        .and_then(Value::as_str);
-    label == Some(MANAGED_BY_VALUE)
+    crate::index::ownership(item) == crate::index::Ownership::Generated
         && !(field("apiVersion") == "v1" && field("kind") == "Secret")
         && !matches!(field("kind"), "ResourceList" | "List")
 }
 
 /// What is kept of a droppable item: `apiVersion`, `kind` and `metadata` with only `name`,
-/// `namespace` and `labels` — enough to see it as vmesh's and drop it (no stage reads the
-/// annotations of vmesh's own outputs, and they are most of a skeleton's size). Its text is
-/// still copied from the input when a run fails.
+/// `namespace`, `labels` and the `vmesh.dev/` annotations — enough to see it as vmesh's
+/// ([`crate::index::ownership`] decides again on the skeleton) and drop it (no stage reads
+/// the other annotations of vmesh's own outputs, and they are most of a skeleton's size).
+/// Its text is still copied from the input when a run fails.
 pub fn skeleton(item: Map<String, Value>) -> Value {
     let mut kept = Map::with_capacity(3);
     for (key, value) in item {
@@ -318,12 +313,14 @@ pub fn skeleton(item: Map<String, Value>) -> Value {
                         let fields = ["name", "namespace", "labels"];
                         let n = metadata
                             .keys()
-                            .filter(|k| fields.contains(&k.as_str()))
+                            .filter(|k| fields.contains(&k.as_str()) || *k == "annotations")
                             .count();
                         let mut slim = Map::with_capacity(n);
                         for (k, v) in metadata {
                             if fields.contains(&k.as_str()) {
                                 slim.insert(k, compact(v));
+                            } else if k == "annotations" {
+                                slim.insert(k, own_annotations(v));
                             }
                         }
                         Value::Object(slim)
@@ -336,6 +333,18 @@ pub fn skeleton(item: Map<String, Value>) -> Value {
         }
     }
     Value::Object(kept)
+}
+
+/// Only vmesh's own (`vmesh.dev/`) annotations, which decide ownership.
+fn own_annotations(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut kept = Map::with_capacity(3);
+            kept.extend(map.into_iter().filter(|(k, _)| k.starts_with("vmesh.dev/")));
+            Value::Object(kept)
+        }
+        other => other,
+    }
 }
 
 /// A mapping rebuilt at its exact size (maps grow by doubling while they are read; a

@@ -359,6 +359,29 @@ fn a_config_naming_an_unknown_cluster_fails_and_keeps_every_file() {
     );
 }
 
+/// A user's file whose objects carry vmesh's managed-by label but are not objects vmesh
+/// renders stays in the package, byte for byte, and kpt shows a warning naming it.
+#[test]
+fn a_users_object_with_vmeshs_label_is_kept_with_a_warning() {
+    let sandbox = Sandbox::new();
+    let (package, _) = example(&sandbox);
+    let user = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db # mine\n  namespace: apps\n  labels:\n    app.kubernetes.io/managed-by: vmesh\nstringData:\n  password: hunter2\n";
+    std::fs::write(package.join("app/db.yaml"), user).unwrap();
+    commit(&package, "user secret");
+    let output = kpt(&sandbox, &package, &["fn", "render", ".", "--allow-exec"]);
+    assert_success(&output, "kpt fn render");
+    assert_eq!(
+        std::fs::read_to_string(package.join("app/db.yaml")).unwrap(),
+        user,
+        "kpt dropped or changed the user's file"
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("Secret/apps/db") && stderr.contains("it is kept as it is"),
+        "kpt shows the warning:\n{stderr}"
+    );
+}
+
 fn text_of(output: &std::process::Output) -> String {
     format!("{}{}", text(&output.stdout), text(&output.stderr))
 }
