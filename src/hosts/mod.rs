@@ -8,6 +8,7 @@
 pub mod argocd;
 pub mod ignore;
 pub mod kustomize;
+pub mod outdir;
 pub mod render;
 pub mod source;
 
