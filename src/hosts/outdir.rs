@@ -158,7 +158,12 @@ pub fn recover(out: &Path, _lock: &Lock) -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
     for staging in leftovers(out)? {
         let note = if staging.join(COMMITTED).exists() {
-            let journal = Journal::read(&staging.join(JOURNAL))?;
+            // The journal goes just before the marker: without it only the marker is left.
+            let journal = if staging.join(JOURNAL).exists() {
+                Journal::read(&staging.join(JOURNAL))?
+            } else {
+                Journal::default()
+            };
             clean_up(out, &staging, &journal)?;
             "completed the update an interrupted run had committed"
         } else if staging.join(JOURNAL).exists() {
@@ -466,10 +471,17 @@ fn roll_back(out: &Path, staging: &Path, journal: &Journal) -> Result<(), String
     remove_staging(staging)
 }
 
-/// After a commit: removes what was set aside, the staging directory, and the directories
-/// of OUT the removals emptied (up to, not including, OUT).
+/// After a commit: removes what was set aside, the directories of OUT the removals emptied
+/// (up to, not including, OUT), the journal, the commit marker and the staging directory,
+/// in that order: a run killed in between leaves a marker without a journal, which the next
+/// run finishes the same way.
 fn clean_up(out: &Path, staging: &Path, journal: &Journal) -> Result<(), String> {
-    remove_staging(staging)?;
+    for part in ["old", "new"] {
+        let dir = staging.join(part);
+        if fs::symlink_metadata(&dir).is_ok() {
+            remove_staging(&dir)?;
+        }
+    }
     for relative in &journal.removes {
         let mut dir = relative.parent();
         while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
@@ -479,7 +491,18 @@ fn clean_up(out: &Path, staging: &Path, journal: &Journal) -> Result<(), String>
             dir = d.parent();
         }
     }
-    Ok(())
+    for file in [JOURNAL, COMMITTED] {
+        match fs::remove_file(staging.join(file)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!(
+                    "cannot remove {}: {e}",
+                    display(&staging.join(file))
+                ));
+            }
+            _ => {}
+        }
+    }
+    remove_staging(staging)
 }
 
 fn remove_staging(staging: &Path) -> Result<(), String> {
