@@ -117,6 +117,17 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     watch.lap("index");
     let plan = Plan::build(&inputs, &list.items, &config, &mut results);
     watch.lap("plan");
+    // Before certificates and templates: the output a plan implies can be the square of
+    // the input, and must be refused before it is rendered (or keys are generated for it).
+    if !results.has_errors() {
+        let estimate = render::estimate::estimate(&plan, &inputs);
+        for (message, field) in render::estimate::over_limits(&config, &estimate, false) {
+            results.push(KrmResult::error(message).with_field(field));
+        }
+        if results.has_errors() {
+            return failure(&list, results, options.style);
+        }
+    }
     let env = cert_env(&config, options);
     if let Err(message) = &env {
         results.push(KrmResult::error(message.clone()).with_field("spec.caSeed"));
@@ -139,7 +150,12 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     if results.has_errors() {
         return failure(&list, results, options.style);
     }
-    let engine = match Engine::new(templates_dir(&config, options.base_dir.as_deref()).as_deref()) {
+    let limits = render::engine::TemplateLimits {
+        fuel: config.template_fuel(),
+        max_output: config.template_output_bytes(),
+    };
+    let templates = templates_dir(&config, options.base_dir.as_deref());
+    let engine = match Engine::with_limits(templates.as_deref(), limits) {
         Ok(engine) => engine,
         Err(message) => {
             results.push(KrmResult::error(message).with_field("spec.templates"));
@@ -169,6 +185,23 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     watch.lap("render");
     if let Some(message) = empty_slice(&config, &inputs, &list.items, &clusters) {
         results.push(KrmResult::error(message).with_field("spec.cluster"));
+        return failure(&list, results, options.style);
+    }
+    // The estimate is a lower bound; the exact sizes must keep the same limits.
+    let exact = clusters
+        .iter()
+        .map(|c| {
+            let size = render::estimate::Estimate {
+                objects: c.len() as u64,
+                bytes: c.bytes() as u64,
+            };
+            (c.cluster.clone(), size)
+        })
+        .collect();
+    for (message, field) in render::estimate::over_limits(&config, &exact, true) {
+        results.push(KrmResult::error(message).with_field(field));
+    }
+    if results.has_errors() {
         return failure(&list, results, options.style);
     }
     report_sizes(&clusters, &mut results);
@@ -242,17 +275,11 @@ fn read_seed(location: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
             format!("functionConfig: caSeed: environment variable {name} is not set")
         })?
     } else if let Some(path) = location.strip_prefix("file:") {
-        let path = match base {
+        let resolved = match base {
             Some(base) if Path::new(path).is_relative() => base.join(path),
             _ => Path::new(path).to_path_buf(),
         };
-        std::fs::read_to_string(&path).map_err(|e| {
-            format!(
-                "functionConfig: caSeed: cannot read {}: {}",
-                path.display(),
-                e.kind()
-            )
-        })?
+        read_seed_file(&resolved).map_err(|e| format!("functionConfig: caSeed: {location} {e}"))?
     } else {
         // Not quoted: a seed pasted here by mistake must not end up in a result.
         return Err(
@@ -268,6 +295,61 @@ fn read_seed(location: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(seed.as_bytes().to_vec())
+}
+
+/// The most a seed file may hold: a seed is 32 to a few hundred bytes.
+pub const MAX_SEED_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads a seed file that must be a regular file of at most [`MAX_SEED_FILE_BYTES`].
+/// Opened without blocking (a FIFO would wait for a writer forever) and checked with
+/// `fstat` before reading (`/dev/zero` never ends). Errors finish "caSeed: file:PATH …".
+fn read_seed_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("cannot be read: {}", e.kind()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot be read: {}", e.kind()))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_dir() {
+            "a directory"
+        } else {
+            "not a file"
+        };
+        return Err(format!(
+            "is {what}, not a regular file; keep the seed in a file (a mounted Secret works) or use env:NAME"
+        ));
+    }
+    if meta.len() > MAX_SEED_FILE_BYTES {
+        return Err(format!(
+            "is {} bytes; a seed file holds at most {MAX_SEED_FILE_BYTES} bytes (a seed is 32 bytes or more, e.g. `openssl rand -hex 32`)",
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    // The size may change after fstat: never read more than the limit.
+    file.take(MAX_SEED_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot be read: {}", e.kind()))?;
+    if text.len() as u64 > MAX_SEED_FILE_BYTES {
+        return Err(format!(
+            "grew past {MAX_SEED_FILE_BYTES} bytes while it was read"
+        ));
+    }
+    Ok(text)
 }
 
 fn templates_dir(config: &RenderConfig, base: Option<&Path>) -> Option<std::path::PathBuf> {

@@ -9,6 +9,7 @@ use crate::model::discovery::KubeService;
 use crate::model::networking::AccessPolicySpec;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One `from` entry of an AuthorizationPolicy rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,7 +95,7 @@ pub fn policy_rules(
     inputs: &Inputs,
     trust_domains: &TrustDomains,
     report: &mut Report,
-) -> BTreeMap<ObjectRef, Rule> {
+) -> BTreeMap<ObjectRef, Arc<Rule>> {
     let known = inputs
         .destinations
         .values()
@@ -117,7 +118,7 @@ pub fn policy_rules(
         }
         match rule(policy_ref, policy, trust_domains) {
             Ok(rule) if problems.is_empty() => {
-                rules.insert(policy_ref.clone(), rule);
+                rules.insert(policy_ref.clone(), Arc::new(rule));
             }
             Ok(_) => {}
             Err((field, message)) => report.error(policy.item, &field, message),
@@ -127,11 +128,13 @@ pub fn policy_rules(
 }
 
 /// The rules of every AccessPolicy that selects `service`, in AccessPolicy key order.
+/// Shared, not copied: one policy over thousands of service accounts and Destinations
+/// would otherwise hold its principals once per Destination, the square of the input.
 pub fn rules_for(
     inputs: &Inputs,
     service: &KubeService,
-    policy_rules: &BTreeMap<ObjectRef, Rule>,
-) -> Vec<Rule> {
+    policy_rules: &BTreeMap<ObjectRef, Arc<Rule>>,
+) -> Vec<Arc<Rule>> {
     policy_rules
         .iter()
         .filter(|(policy_ref, _)| {
@@ -139,7 +142,7 @@ pub fn rules_for(
                 super::selectors::any_matches(&p.spec.destination_selector, service)
             })
         })
-        .map(|(_, rule)| rule.clone())
+        .map(|(_, rule)| Arc::clone(rule))
         .collect()
 }
 
