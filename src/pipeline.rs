@@ -130,7 +130,13 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     }
     let env = cert_env(&config, options);
     if let Err(message) = &env {
-        results.push(KrmResult::error(message.clone()).with_field("spec.caSeed"));
+        // The message names the setting it is about.
+        let field = if message.starts_with("functionConfig: caNotBefore") {
+            "spec.caNotBefore"
+        } else {
+            "spec.caSeed"
+        };
+        results.push(KrmResult::error(message.clone()).with_field(field));
     }
     if results.has_errors() {
         // Report certificate problems too (all errors of a run together), issuing nothing.
@@ -250,11 +256,16 @@ fn cert_env(config: &RenderConfig, options: &RunOptions) -> Result<crate::certs:
     let not_before = match config.ca_not_before.as_deref() {
         None => None,
         Some(text) => {
-            let at: jiff::Timestamp = text.parse().map_err(|e| {
-                format!("functionConfig: caNotBefore {text:?} is not an RFC 3339 time: {e}")
+            // Quoted by the rule every message keeps (a seed pasted here must not leak),
+            // and without the time parser's own text, which quotes the input again.
+            let shown = crate::model::quoted(text);
+            let at: jiff::Timestamp = text.parse().map_err(|_| {
+                format!(
+                    "functionConfig: caNotBefore {shown} is not an RFC 3339 time (like \"2026-11-01T00:00:00Z\")"
+                )
             })?;
             let seconds = u64::try_from(at.as_second())
-                .map_err(|_| format!("functionConfig: caNotBefore {text:?} is before 1970"))?;
+                .map_err(|_| format!("functionConfig: caNotBefore {shown} is before 1970"))?;
             Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
         }
     };

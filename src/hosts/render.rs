@@ -131,8 +131,12 @@ fn configuration(
             };
             let text = std::fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
             let mut value: Value =
-                serde_saphyr::from_str_with_options(&text, crate::yaml::parse::options())
-                    .map_err(|e| fail(e.to_string().lines().next().unwrap_or("").to_string()))?;
+                serde_saphyr::from_str_with_options(&text, crate::yaml::parse::options()).map_err(
+                    |e| {
+                        let message = crate::krm::explain::yaml_error("it", &e, &text);
+                        fail(message.trim_start_matches("cannot read it: ").to_string())
+                    },
+                )?;
             if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
                 let annotations = metadata
                     .entry("annotations")

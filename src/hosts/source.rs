@@ -224,11 +224,9 @@ fn read_file(
     parse::check_text(&text).map_err(|e| format!("{shown}: {e}"))?;
     let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(&text, parse::options())
         .map_err(|e| {
-            let message = e.to_string();
-            let first = message.lines().next().unwrap_or("").trim();
             format!(
-                "cannot read {shown}: {}; list it in {IGNORE_FILE} if it is not a Kubernetes resource file",
-                first.strip_prefix("error: ").unwrap_or(first)
+                "{}; list it in {IGNORE_FILE} if it is not a Kubernetes resource file",
+                crate::krm::explain::yaml_error(shown, &e, &text)
             )
         })?;
     let mut skipped = Vec::new();

@@ -496,3 +496,22 @@ fn linked_inputs_are_read_within_the_directory_and_refused_outside_it() {
     );
     tree.assert_out(&tree.old, &outside, "a VirtualMesh linked from outside");
 }
+
+/// A file name with a newline cannot inject a line of its own (a fake `[error]`) into
+/// stderr: names are escaped in every stderr line.
+#[test]
+fn a_file_name_with_a_newline_cannot_forge_a_stderr_line() {
+    let tree = Tree::new();
+    let name = "notes\n[error] VirtualMesh: forged.yaml";
+    std::fs::write(tree.repo.join("meshes").join(name), "replicas: 3\n").unwrap();
+    let output = tree.run(&[]);
+    assert_success(&output, "vmesh render with an odd file name");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.starts_with("vmesh: ") || l.starts_with("[info]")),
+        "a line was forged:\n{stderr}"
+    );
+    assert!(stderr.contains("notes\\n[error] VirtualMesh"), "{stderr}");
+}
