@@ -110,16 +110,16 @@ fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
         }
     }
     let (wire, uses_aliases) = saphyr_wire::<Vec<Spanned<Value>>>(text)?;
-    let copy_raw = copyable && !uses_aliases;
     let mut items: Vec<Item> = wire
         .items
         .unwrap_or_default()
         .into_iter()
         .enumerate()
         .map(|(position, spanned)| {
-            let span = copy_raw
+            let span = copyable
                 .then(|| item_span(text, &spanned, raw::block_item_span))
-                .flatten();
+                .flatten()
+                .filter(|span| self_contained(text, span, uses_aliases));
             Item::new(spanned.value, span, position)
         })
         .collect();
@@ -237,16 +237,25 @@ fn saphyr_stream(text: &str, lean: bool) -> Result<Vec<Item>, InputError> {
         }
     }
     let (docs, uses_aliases) = saphyr_docs::<Vec<Spanned<Value>>>(text)?;
-    let copy_raw = copyable && !uses_aliases;
     Ok(docs
         .into_iter()
         .filter(|doc| !doc.value.is_null())
         .enumerate()
         .map(|(position, doc)| {
-            let span = copy_raw.then(|| item_span(text, &doc, find)).flatten();
+            let span = copyable
+                .then(|| item_span(text, &doc, find))
+                .flatten()
+                .filter(|span| self_contained(text, span, uses_aliases));
             item(doc.value, span, position, lean)
         })
         .collect())
+}
+
+/// Whether an item's text can be copied alone: always without aliases in the input;
+/// with them, when the item itself uses none (its anchors, if any, stay harmless: a copy
+/// defines them again, and the items that use them are written from their values).
+fn self_contained(text: &str, span: &RawSpan, uses_aliases: bool) -> bool {
+    !uses_aliases || !raw::uses_alias(&text[span.start..span.end])
 }
 
 fn saphyr_docs<C>(text: &str) -> Result<(C, bool), InputError>
@@ -733,13 +742,32 @@ mod tests {
     }
 
     #[test]
-    fn aliases_disable_verbatim_copies() {
+    fn only_items_that_use_an_alias_lose_their_verbatim_copy() {
         let rl = read(
-            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: &m {name: a}\n- apiVersion: v1\n  kind: Secret\n  metadata: *m\n",
+            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: &m {name: a}\n- apiVersion: v1\n  kind: Secret\n  metadata: *m\n- apiVersion: v1\n  kind: ConfigMap # mine\n  metadata: {name: c}\n  data: {hosts: '*.global', x: \"a * b\"}\n",
         )
         .unwrap();
-        assert!(rl.items.iter().all(|i| i.raw.is_none()));
+        let copied: Vec<bool> = rl.items.iter().map(|i| i.raw.is_some()).collect();
+        assert_eq!(copied, [true, false, true]);
         assert_eq!(rl.items[1].name(), "a");
+    }
+
+    #[test]
+    fn alias_tokens_are_found_wherever_yaml_allows_them() {
+        for text in [
+            "a: *x\n",
+            "- *x\n",
+            "<<: *x\n",
+            "a: [b, *x]\n",
+            "a: {b: *x}\n",
+            "a: !!str *x\n",
+            "*x : 1\n",
+        ] {
+            assert!(raw::uses_alias(text), "{text}");
+        }
+        for text in ["hosts: ['*.global']\n", "a: \"b*c\"\n", "a: b*\n"] {
+            assert!(!raw::uses_alias(text), "{text}");
+        }
     }
 
     #[test]
