@@ -230,6 +230,49 @@ mod tests {
         );
     }
 
+    /// The limits are the functionConfig's: a run refused at a low limit renders once it
+    /// is raised, and a ConfigMap gives them as strings.
+    #[test]
+    fn limits_are_set_in_the_function_config() {
+        let input = super::scale::generate(2, 2, false, 2048, None);
+        let run = |spec: &str| {
+            let text = format!(
+                "{input}functionConfig:\n  apiVersion: vmesh.dev/v1alpha1\n  kind: VirtualMeshRenderer\n  metadata:\n    name: vmesh\n  spec:\n{spec}"
+            );
+            let list = crate::krm::read_resource_list(text).unwrap();
+            crate::run(
+                list,
+                &crate::RunOptions::new(crate::OutputStyle::GeneratedStream),
+            )
+        };
+        let refused = run("    maxOutputObjectsPerCluster: 3\n");
+        assert_eq!(refused.exit_code, 1);
+        let message = &refused.results[0].message;
+        assert!(
+            message.contains("over the limit of 3 per cluster"),
+            "{message}"
+        );
+        assert_eq!(
+            refused.results[0].field.as_ref().unwrap().path,
+            "spec.maxOutputObjectsPerCluster"
+        );
+        assert!(refused.stdout.is_empty());
+        let refused = run("    maxOutputBytes: 1000\n");
+        assert!(
+            refused.results[0].message.contains("maxOutputBytes"),
+            "{:?}",
+            refused.results
+        );
+        assert_eq!(run("    maxOutputObjectsPerCluster: 100000\n").exit_code, 0);
+
+        let config_map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"maxOutputBytes": "4096", "templateFuel": "10"}});
+        let config = crate::config::from_function_config(Some(&config_map)).unwrap();
+        assert_eq!((config.output_bytes(), config.template_fuel()), (4096, 10));
+        let bad = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"maxOutputBytes": "lots"}});
+        let err = crate::config::from_function_config(Some(&bad)).unwrap_err();
+        assert!(err.message.contains("whole number"), "{}", err.message);
+    }
+
     #[test]
     fn the_estimate_is_a_useful_lower_bound() {
         compare(super::scale::generate(6, 5, false, 2048, None));
