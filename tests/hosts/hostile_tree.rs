@@ -515,3 +515,37 @@ fn a_file_name_with_a_newline_cannot_forge_a_stderr_line() {
     );
     assert!(stderr.contains("notes\\n[error] VirtualMesh"), "{stderr}");
 }
+
+/// What a killed run left is completed or rolled back by the next run, which says so;
+/// `--check` refuses to compare such a tree.
+#[test]
+fn check_refuses_an_interrupted_tree_and_the_next_run_recovers_it() {
+    let tree = Tree::new();
+    let staging = tree.out.join(".vmesh-staging-1-00");
+    std::fs::create_dir_all(staging.join("new/cluster-1/istio-system")).unwrap();
+    std::fs::write(
+        staging.join("journal"),
+        "vmesh-journal 1\nwrite cluster-1/istio-system/gateway.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        staging.join("new/cluster-1/istio-system/gateway.yaml"),
+        "half\n",
+    )
+    .unwrap();
+    let outside = tree.outside();
+    let check = tree.run(&["--check"]);
+    assert_refused(
+        &check,
+        "holds an update an interrupted vmesh render left",
+        "--check",
+    );
+    let output = tree.run(&[]);
+    assert_success(&output, "the next run");
+    assert!(
+        text(&output.stderr).contains("rolled back the update an interrupted run had begun"),
+        "{}",
+        text(&output.stderr)
+    );
+    tree.assert_out(&tree.new, &outside, "after recovery");
+}
