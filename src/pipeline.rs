@@ -184,7 +184,17 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     let clusters = match render::render(&plan, &certificates, &engine, render_options) {
         Ok(clusters) => clusters,
         Err(errors) => {
-            results.extend(errors.into_iter().map(KrmResult::error));
+            // With overrides, a template error points at the setting that brought them in.
+            let field = if config.templates.is_some() {
+                "spec.templates"
+            } else {
+                ""
+            };
+            results.extend(
+                errors
+                    .into_iter()
+                    .map(|e| KrmResult::error(e).with_field(field)),
+            );
             return failure(&list, results, options.style);
         }
     };
