@@ -109,6 +109,23 @@ fn config_map_values(data: &Map<String, Value>) -> Result<Value, (String, String
                     ));
                 }
             },
+            (
+                "maxOutputBytesPerCluster"
+                | "maxOutputBytes"
+                | "maxOutputObjectsPerCluster"
+                | "maxOutputObjects"
+                | "templateFuel"
+                | "maxTemplateOutputBytes",
+                Value::String(s),
+            ) => match s.parse::<u64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => {
+                    return Err((
+                        key.clone(),
+                        format!("{key} must be a whole number of at least 1, like \"1000\""),
+                    ));
+                }
+            },
             (_, v) => v.clone(),
         };
         typed.insert(key.clone(), value);

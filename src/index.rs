@@ -17,6 +17,91 @@ pub const MULTICLUSTER_GROUP: &str = "multicluster.solo.io";
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "vmesh";
 
+/// Whether an object is one of vmesh's earlier outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// An object vmesh could have generated: one of its kinds, with its label and its
+    /// annotations. It is dropped and rendered again.
+    Generated,
+    /// Carries vmesh's managed-by label but is not an object vmesh generates (a user's
+    /// Deployment, a Secret that is not `cacerts`, an Istio object without vmesh's
+    /// annotations): it is kept, with a warning, because dropping it would delete a file the
+    /// user wrote.
+    Labelled,
+    /// Anything else.
+    Foreign,
+}
+
+/// Decides [`Ownership`] from the fields every reader keeps: `apiVersion`, `kind`,
+/// `metadata.name`, labels, the `vmesh.dev/` annotations and a Secret's `type`. The label
+/// alone is not enough: anyone can write it, and what vmesh drops kpt deletes.
+pub fn ownership(object: &serde_json::Map<String, serde_json::Value>) -> Ownership {
+    let field = |key: &str| object.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let metadata = object.get("metadata");
+    let label = metadata
+        .and_then(|m| m.get("labels"))
+        .and_then(|l| l.get(MANAGED_BY_LABEL))
+        .and_then(|v| v.as_str());
+    if label != Some(MANAGED_BY_VALUE) {
+        return Ownership::Foreign;
+    }
+    let annotation = |key: &str| {
+        metadata
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(key))
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    use crate::render::outputs::{
+        CLUSTER_ANNOTATION, DESTINATION_ANNOTATION, VIRTUAL_MESH_ANNOTATION,
+    };
+    let parent = annotation(VIRTUAL_MESH_ANNOTATION).is_some()
+        || annotation(DESTINATION_ANNOTATION).is_some();
+    let cluster = annotation(CLUSTER_ANNOTATION).is_some();
+    let generated = parent
+        && match (field("apiVersion"), field("kind")) {
+            (
+                "networking.istio.io/v1" | "networking.istio.io/v1beta1",
+                "Gateway" | "ServiceEntry" | "DestinationRule",
+            )
+            | ("security.istio.io/v1" | "security.istio.io/v1beta1", "AuthorizationPolicy") => {
+                cluster
+            }
+            ("v1", "Secret") => {
+                let name = metadata
+                    .and_then(|m| m.get("name"))
+                    .and_then(|v| v.as_str());
+                let cacerts = name == Some(crate::certs::CACERTS) && cluster;
+                let root = field("type") == crate::certs::ROOT_SECRET_TYPE
+                    && annotation(crate::krm::LOCAL_CONFIG_ANNOTATION) == Some("true");
+                cacerts || root
+            }
+            // A mesh's Istio settings (render::settings), a management item.
+            ("v1", "ConfigMap") => {
+                annotation(crate::render::settings::SETTINGS_ANNOTATION)
+                    == Some(crate::render::settings::SETTINGS_FORMAT)
+                    && annotation(crate::render::settings::SETTINGS_CLUSTER_ANNOTATION).is_some()
+            }
+            _ => false,
+        };
+    if generated {
+        Ownership::Generated
+    } else {
+        Ownership::Labelled
+    }
+}
+
+/// The warning for an item that carries vmesh's label but is not vmesh's.
+fn labelled_but_kept(item: &Item) -> KrmResult {
+    at(
+        item,
+        KrmResult::warning(format!(
+            "carries the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE} but is not an object vmesh renders (an Istio Gateway, ServiceEntry, DestinationRule or AuthorizationPolicy, a cacerts or root CA Secret, or a mesh's Istio settings ConfigMap, with vmesh's vmesh.dev/ annotations); it is kept as it is: remove the label if vmesh did not write it"
+        ))
+        .with_field(format!("metadata.labels.{MANAGED_BY_LABEL}")),
+    )
+}
+
 /// The typed inputs of one run. Maps are keyed by `ObjectRef`, so iteration follows Gloo
 /// Mesh's key order (name, then namespace) and is independent of input order.
 #[derive(Debug, Default)]
@@ -43,9 +128,13 @@ impl Inputs {
         let mut to_type: Vec<(usize, GlooKind)> = Vec::new();
         let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
         for (index, item) in items.iter().enumerate() {
-            if item.label(MANAGED_BY_LABEL) == Some(MANAGED_BY_VALUE) {
-                inputs.owned.push(index);
-                continue;
+            match item.value.as_object().map_or(Ownership::Foreign, ownership) {
+                Ownership::Generated => {
+                    inputs.owned.push(index);
+                    continue;
+                }
+                Ownership::Labelled => results.push(labelled_but_kept(item)),
+                Ownership::Foreign => {}
             }
             let group = item.api_version().rsplit_once('/').map_or("", |(g, _)| g);
             let is_gloo = matches!(
@@ -228,4 +317,98 @@ pub fn at(item: &Item, mut result: KrmResult) -> KrmResult {
         result = result.with_tag("item", item.position.to_string());
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(api_version: &str, kind: &str, name: &str, annotations: Value) -> Value {
+        json!({
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {
+                "name": name,
+                "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+                "annotations": annotations,
+            },
+        })
+    }
+
+    fn of(value: &Value) -> Ownership {
+        ownership(value.as_object().unwrap())
+    }
+
+    use serde_json::Value;
+
+    #[test]
+    fn only_vmesh_kinds_with_vmesh_annotations_are_generated() {
+        let own = json!({"vmesh.dev/cluster": "c", "vmesh.dev/virtual-mesh": "g/vm"});
+        for (api, kind) in [
+            ("networking.istio.io/v1", "ServiceEntry"),
+            ("networking.istio.io/v1beta1", "DestinationRule"),
+            ("networking.istio.io/v1", "Gateway"),
+            ("security.istio.io/v1", "AuthorizationPolicy"),
+        ] {
+            assert_eq!(
+                of(&object(api, kind, "x", own.clone())),
+                Ownership::Generated
+            );
+            // Without the cluster or the parent annotation it is a user's object.
+            let partial = json!({"vmesh.dev/cluster": "c"});
+            assert_eq!(of(&object(api, kind, "x", partial)), Ownership::Labelled);
+        }
+        assert_eq!(
+            of(&object("v1", "Secret", "cacerts", own.clone())),
+            Ownership::Generated
+        );
+        assert_eq!(
+            of(&object("v1", "Secret", "db-password", own.clone())),
+            Ownership::Labelled
+        );
+        let mut root = object(
+            "v1",
+            "Secret",
+            "root",
+            json!({"vmesh.dev/virtual-mesh": "g/vm", crate::krm::LOCAL_CONFIG_ANNOTATION: "true"}),
+        );
+        assert_eq!(of(&root), Ownership::Labelled, "a root needs its type");
+        root["type"] = json!(crate::certs::ROOT_SECRET_TYPE);
+        assert_eq!(of(&root), Ownership::Generated);
+        assert_eq!(
+            of(&object("apps/v1", "Deployment", "web", own.clone())),
+            Ownership::Labelled
+        );
+        let mut unlabelled = object("networking.istio.io/v1", "ServiceEntry", "x", own);
+        unlabelled["metadata"]["labels"] = json!({});
+        assert_eq!(of(&unlabelled), Ownership::Foreign);
+    }
+
+    /// A user's Deployment carrying vmesh's label is kept (kpt would delete its file if it
+    /// were dropped), with a warning naming it; vmesh's own ServiceEntry is dropped.
+    #[test]
+    fn a_labelled_user_object_is_kept_with_a_warning() {
+        let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: web\n    namespace: apps\n    labels:\n      app.kubernetes.io/managed-by: vmesh\n    annotations:\n      internal.config.kubernetes.io/path: apps/web.yaml\n- apiVersion: networking.istio.io/v1\n  kind: ServiceEntry\n  metadata:\n    name: old\n    namespace: istio-system\n    labels:\n      app.kubernetes.io/managed-by: vmesh\n    annotations:\n      vmesh.dev/cluster: c\n      vmesh.dev/virtual-mesh: g/vm\n";
+        let list = crate::krm::read_resource_list(text.to_string()).unwrap();
+        let outcome = crate::run(
+            list,
+            &crate::RunOptions::new(crate::OutputStyle::ResourceList),
+        );
+        assert_eq!(outcome.exit_code, 0, "{:?}", outcome.results);
+        assert!(outcome.stdout.contains("name: web"), "{}", outcome.stdout);
+        assert!(!outcome.stdout.contains("name: old"), "{}", outcome.stdout);
+        let warning = outcome
+            .results
+            .iter()
+            .find(|r| r.severity == crate::krm::Severity::Warning)
+            .expect("a warning");
+        assert!(
+            warning.message.contains("it is kept"),
+            "{}",
+            warning.message
+        );
+        assert_eq!(warning.resource_ref.as_ref().unwrap().name, "web");
+        assert_eq!(warning.file.as_ref().unwrap().path, "apps/web.yaml");
+    }
 }

@@ -5,6 +5,7 @@
 //! turns the plan into documents from templates, and [`pipeline`] writes the outcome.
 //! Nothing here touches stdin, files or the environment except [`hosts`].
 
+pub mod alloc;
 pub mod certs;
 pub mod config;
 pub mod discover;

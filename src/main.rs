@@ -12,6 +12,10 @@ use vmesh::hosts::{self, Reply, Settings, kustomize};
 use vmesh::krm::{self, KrmResult};
 use vmesh::{OutputStyle, RunOptions};
 
+/// A failed allocation ends the run with an error result, not an abort.
+#[global_allocator]
+static ALLOCATOR: vmesh::alloc::FailClosed = vmesh::alloc::FailClosed;
+
 const ABOUT: &str = "Renders Gloo Mesh VirtualMeshes into the Istio configuration of every cluster: \
 federated ServiceEntries, DestinationRules, east-west Gateways, AuthorizationPolicies and cacerts.";
 

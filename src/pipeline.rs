@@ -117,9 +117,26 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     watch.lap("index");
     let plan = Plan::build(&inputs, &list.items, &config, &mut results);
     watch.lap("plan");
+    // Before certificates and templates: the output a plan implies can be the square of
+    // the input, and must be refused before it is rendered (or keys are generated for it).
+    if !results.has_errors() {
+        let estimate = render::estimate::estimate(&plan, &inputs);
+        for (message, field) in render::estimate::over_limits(&config, &estimate, false) {
+            results.push(KrmResult::error(message).with_field(field));
+        }
+        if results.has_errors() {
+            return failure(&list, results, options.style);
+        }
+    }
     let env = cert_env(&config, options);
     if let Err(message) = &env {
-        results.push(KrmResult::error(message.clone()).with_field("spec.caSeed"));
+        // The message names the setting it is about.
+        let field = if message.starts_with("functionConfig: caNotBefore") {
+            "spec.caNotBefore"
+        } else {
+            "spec.caSeed"
+        };
+        results.push(KrmResult::error(message.clone()).with_field(field));
     }
     if results.has_errors() {
         // Report certificate problems too (all errors of a run together), issuing nothing.
@@ -139,7 +156,12 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     if results.has_errors() {
         return failure(&list, results, options.style);
     }
-    let engine = match Engine::new(templates_dir(&config, options.base_dir.as_deref()).as_deref()) {
+    let limits = render::engine::TemplateLimits {
+        fuel: config.template_fuel(),
+        max_output: config.template_output_bytes(),
+    };
+    let templates = templates_dir(&config, options.base_dir.as_deref());
+    let engine = match Engine::with_limits(templates.as_deref(), limits) {
         Ok(engine) => engine,
         Err(message) => {
             results.push(KrmResult::error(message).with_field("spec.templates"));
@@ -162,11 +184,42 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     let clusters = match render::render(&plan, &certificates, &engine, render_options) {
         Ok(clusters) => clusters,
         Err(errors) => {
-            results.extend(errors.into_iter().map(KrmResult::error));
+            // With overrides, a template error points at the setting that brought them in.
+            let field = if config.templates.is_some() {
+                "spec.templates"
+            } else {
+                ""
+            };
+            results.extend(
+                errors
+                    .into_iter()
+                    .map(|e| KrmResult::error(e).with_field(field)),
+            );
             return failure(&list, results, options.style);
         }
     };
     watch.lap("render");
+    if let Some(message) = empty_slice(&config, &inputs, &list.items, &clusters) {
+        results.push(KrmResult::error(message).with_field("spec.cluster"));
+        return failure(&list, results, options.style);
+    }
+    // The estimate is a lower bound; the exact sizes must keep the same limits.
+    let exact = clusters
+        .iter()
+        .map(|c| {
+            let size = render::estimate::Estimate {
+                objects: c.len() as u64,
+                bytes: c.bytes() as u64,
+            };
+            (c.cluster.clone(), size)
+        })
+        .collect();
+    for (message, field) in render::estimate::over_limits(&config, &exact, true) {
+        results.push(KrmResult::error(message).with_field(field));
+    }
+    if results.has_errors() {
+        return failure(&list, results, options.style);
+    }
     report_sizes(&clusters, &mut results);
 
     let mut unstamped = Vec::new();
@@ -182,6 +235,27 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     outcome
 }
 
+/// Why a run that names a cluster (`spec.cluster`) and renders nothing for it must fail:
+/// every host would read the empty slice as "this cluster has no configuration" — kpt deletes
+/// every rendered file of the package, Argo CD prunes the cluster. A run without
+/// VirtualMeshes is exempt, so vmesh can sit in any kpt pipeline.
+fn empty_slice(
+    config: &RenderConfig,
+    inputs: &Inputs,
+    items: &[crate::krm::Item],
+    clusters: &[RenderedCluster],
+) -> Option<String> {
+    let cluster = config.cluster.as_deref()?;
+    if inputs.virtual_meshes.is_empty() {
+        return None;
+    }
+    let rendered = clusters
+        .iter()
+        .any(|c| c.cluster == cluster && !c.is_empty());
+    (!rendered)
+        .then(|| crate::hosts::empty_slice_message(cluster, &crate::hosts::mesh_clusters(items)))
+}
+
 /// The time, the seed (read from where `caSeed` says) and the seeded validity start.
 fn cert_env(config: &RenderConfig, options: &RunOptions) -> Result<crate::certs::CertEnv, String> {
     let now = options.now.unwrap_or_else(std::time::SystemTime::now);
@@ -192,11 +266,16 @@ fn cert_env(config: &RenderConfig, options: &RunOptions) -> Result<crate::certs:
     let not_before = match config.ca_not_before.as_deref() {
         None => None,
         Some(text) => {
-            let at: jiff::Timestamp = text.parse().map_err(|e| {
-                format!("functionConfig: caNotBefore {text:?} is not an RFC 3339 time: {e}")
+            // Quoted by the rule every message keeps (a seed pasted here must not leak),
+            // and without the time parser's own text, which quotes the input again.
+            let shown = crate::model::quoted(text);
+            let at: jiff::Timestamp = text.parse().map_err(|_| {
+                format!(
+                    "functionConfig: caNotBefore {shown} is not an RFC 3339 time (like \"2026-11-01T00:00:00Z\")"
+                )
             })?;
             let seconds = u64::try_from(at.as_second())
-                .map_err(|_| format!("functionConfig: caNotBefore {text:?} is before 1970"))?;
+                .map_err(|_| format!("functionConfig: caNotBefore {shown} is before 1970"))?;
             Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
         }
     };
@@ -217,17 +296,11 @@ fn read_seed(location: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
             format!("functionConfig: caSeed: environment variable {name} is not set")
         })?
     } else if let Some(path) = location.strip_prefix("file:") {
-        let path = match base {
+        let resolved = match base {
             Some(base) if Path::new(path).is_relative() => base.join(path),
             _ => Path::new(path).to_path_buf(),
         };
-        std::fs::read_to_string(&path).map_err(|e| {
-            format!(
-                "functionConfig: caSeed: cannot read {}: {}",
-                path.display(),
-                e.kind()
-            )
-        })?
+        read_seed_file(&resolved).map_err(|e| format!("functionConfig: caSeed: {location} {e}"))?
     } else {
         // Not quoted: a seed pasted here by mistake must not end up in a result.
         return Err(
@@ -243,6 +316,61 @@ fn read_seed(location: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(seed.as_bytes().to_vec())
+}
+
+/// The most a seed file may hold: a seed is 32 to a few hundred bytes.
+pub const MAX_SEED_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads a seed file that must be a regular file of at most [`MAX_SEED_FILE_BYTES`].
+/// Opened without blocking (a FIFO would wait for a writer forever) and checked with
+/// `fstat` before reading (`/dev/zero` never ends). Errors finish "caSeed: file:PATH …".
+fn read_seed_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("cannot be read: {}", e.kind()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot be read: {}", e.kind()))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_dir() {
+            "a directory"
+        } else {
+            "not a file"
+        };
+        return Err(format!(
+            "is {what}, not a regular file; keep the seed in a file (a mounted Secret works) or use env:NAME"
+        ));
+    }
+    if meta.len() > MAX_SEED_FILE_BYTES {
+        return Err(format!(
+            "is {} bytes; a seed file holds at most {MAX_SEED_FILE_BYTES} bytes (a seed is 32 bytes or more, e.g. `openssl rand -hex 32`)",
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    // The size may change after fstat: never read more than the limit.
+    file.take(MAX_SEED_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot be read: {}", e.kind()))?;
+    if text.len() as u64 > MAX_SEED_FILE_BYTES {
+        return Err(format!(
+            "grew past {MAX_SEED_FILE_BYTES} bytes while it was read"
+        ));
+    }
+    Ok(text)
 }
 
 fn templates_dir(config: &RenderConfig, base: Option<&Path>) -> Option<std::path::PathBuf> {

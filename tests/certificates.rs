@@ -673,7 +673,13 @@ fn seed_configuration_errors_name_the_setting() {
         assert_eq!(outcome.exit_code, 1, "{spec}");
         let error = outcome.results.iter().find(|r| r.message.contains(needle));
         assert!(error.is_some(), "{needle}: {:?}", outcome.results);
-        assert_eq!(error.unwrap().field.as_ref().unwrap().path, "spec.caSeed");
+        // A bad time is about caNotBefore; everything else about caSeed.
+        let field = if needle.contains("RFC 3339") {
+            "spec.caNotBefore"
+        } else {
+            "spec.caSeed"
+        };
+        assert_eq!(error.unwrap().field.as_ref().unwrap().path, field);
     };
     check(
         "    caSeed: env:VMESH_TEST_SEED_THAT_IS_NOT_SET\n    caNotBefore: \"2026-11-01T00:00:00Z\"\n",
@@ -687,6 +693,21 @@ fn seed_configuration_errors_name_the_setting() {
         "    caSeed: file:README.md\n    caNotBefore: yesterday\n",
         "not an RFC 3339 time",
     );
+    // A 44-character seed pasted into caNotBefore is not quoted back (the 40-character rule).
+    let pasted = "c2VlZC1zZWVkLXNlZWQtc2VlZC1zZWVkLXNlZWQtc2Vl";
+    let outcome = run(&input(
+        SMALL_KEYS,
+        "",
+        Some(&format!(
+            "    caSeed: file:testdata/certs-generated-seeded/seed.txt\n    caNotBefore: {pasted}\n"
+        )),
+    ));
+    let texts = format!("{:?}", outcome.results);
+    assert!(
+        texts.contains("caNotBefore (a long value, not shown)"),
+        "{texts}"
+    );
+    assert!(!texts.contains(pasted), "{texts}");
     check(
         "    caSeed: plain-text-seed\n    caNotBefore: \"2026-11-01T00:00:00Z\"\n",
         "must be env:NAME or file:PATH",

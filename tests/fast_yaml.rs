@@ -150,15 +150,22 @@ fn rerender_input_keeps_skeletons_of_vmesh_outputs_only() {
     let list = vmesh::krm::read_resource_list(text).unwrap();
     let mut cut = 0;
     for item in &list.items {
-        let owned = item.label("app.kubernetes.io/managed-by") == Some("vmesh");
+        let owned = vmesh::index::ownership(item.value.as_object().unwrap())
+            == vmesh::index::Ownership::Generated;
         let secret = item.api_version() == "v1" && item.kind() == "Secret";
         if owned && !secret {
             cut += 1;
             assert!(item.raw.is_some());
             assert!(item.value.get("spec").is_none(), "{:?}", item.value);
             assert!(!item.name().is_empty());
-            // Annotations are dropped: no stage reads them, and they are most of the size.
-            assert!(item.value["metadata"].get("annotations").is_none());
+            // Annotations but vmesh's own are dropped: no stage reads them, and they are most
+            // of the size; vmesh.dev/ ones decide ownership.
+            let annotations = item.value["metadata"]["annotations"].as_object().unwrap();
+            assert!(
+                annotations.keys().all(|k| k.starts_with("vmesh.dev/")),
+                "{annotations:?}"
+            );
+            assert!(annotations.contains_key("vmesh.dev/cluster"));
         } else {
             assert!(
                 item.value.as_object().unwrap().len() > 3 || !owned,
@@ -206,9 +213,12 @@ fn anchors_tags_and_multi_line_scalars_fall_back_and_read_the_same() {
         assert_eq!(list.items[0].name(), "a", "{text}");
     }
     // The values come out as serde-saphyr reads them.
+    // Only the item that uses the alias loses its verbatim copy; the one defining the
+    // anchor reads the same on its own.
     let text = format!("{head}{}", cases[0]);
     let list = vmesh::krm::read_resource_list(text).unwrap();
-    assert!(list.items.iter().all(|i| i.raw.is_none()));
+    let copied: Vec<bool> = list.items.iter().map(|i| i.raw.is_some()).collect();
+    assert_eq!(copied, [true, false]);
     let text = format!("{head}{}", cases[4]);
     let list = vmesh::krm::read_resource_list(text).unwrap();
     assert_eq!(list.items[0].value["data"]["x"], "one two");
@@ -221,14 +231,20 @@ fn anchors_tags_and_multi_line_scalars_fall_back_and_read_the_same() {
 }
 
 #[test]
-fn owned_items_with_aliases_elsewhere_keep_their_full_value() {
-    let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n    labels: &l\n      app.kubernetes.io/managed-by: vmesh\n  data: {x: y}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n    labels: *l\n";
+fn owned_items_next_to_aliases_are_copied_unless_they_use_one() {
+    let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: networking.istio.io/v1\n  kind: ServiceEntry\n  metadata:\n    name: a\n    labels: &l\n      app.kubernetes.io/managed-by: vmesh\n    annotations:\n      vmesh.dev/cluster: c\n      vmesh.dev/virtual-mesh: g/vm\n  data: {x: y}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n    labels: *l\n";
     check_list(text);
     let list = vmesh::krm::read_resource_list(text.to_string()).unwrap();
-    assert_eq!(list.items[0].value["data"]["x"], "y");
-    assert!(list.items[0].raw.is_none());
+    // The owned item defines the anchor but uses no alias: its text can be copied, so it
+    // is a skeleton; the item using the alias has its labels expanded.
+    assert!(list.items[0].raw.is_some());
+    assert!(list.items[1].raw.is_none());
+    assert_eq!(
+        list.items[1].label("app.kubernetes.io/managed-by"),
+        Some("vmesh")
+    );
     // A flow-style owned item cannot be copied, so it is kept whole too.
-    let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, labels: {app.kubernetes.io/managed-by: vmesh}}, data: {x: y}}\n";
+    let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- {apiVersion: networking.istio.io/v1, kind: ServiceEntry, metadata: {name: a, labels: {app.kubernetes.io/managed-by: vmesh}, annotations: {vmesh.dev/cluster: c, vmesh.dev/virtual-mesh: g/vm}}, data: {x: y}}\n";
     check_list(text);
     let list = vmesh::krm::read_resource_list(text.to_string()).unwrap();
     assert_eq!(list.items[0].value["data"]["x"], "y");
@@ -463,7 +479,10 @@ fn item() -> impl Strategy<Value = Value> {
                     "labels".into(),
                     json!({"app.kubernetes.io/managed-by": "vmesh", "x": "y"}),
                 );
-                metadata.insert("annotations".into(), json!({"vmesh.dev/cluster": "c"}));
+                metadata.insert(
+                    "annotations".into(),
+                    json!({"vmesh.dev/cluster": "c", "vmesh.dev/virtual-mesh": "g/vm"}),
+                );
             }
             metadata.insert("uid".into(), json!("u"));
             let mut fields: Vec<(String, Value)> = vec![

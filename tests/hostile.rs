@@ -52,7 +52,54 @@ const GENERATED: &[&str] = &[
     "invalid-utf8",
     "too-many-aliases",
     "oversized-input",
+    "ca-seed-fifo",
+    "many-meshes",
+    "access-policy-many",
 ];
+
+#[path = "../benches/support/scale.rs"]
+mod scale;
+
+/// One mesh, `n` Destinations and one AccessPolicy from `n` service accounts to all of them:
+/// each Destination's AuthorizationPolicy lists every service account, n² principals.
+fn access_policy_many(n: usize) -> String {
+    let mut s = format!(
+        "{HEADER}- apiVersion: discovery.mesh.gloo.solo.io/v1\n  kind: Mesh\n  metadata: {{name: mesh-1, namespace: gloo-mesh}}\n  spec:\n    istio:\n      installation: {{namespace: istio-system, cluster: cluster-1}}\n      trustDomain: cluster.local\n      istiodServiceAccount: istiod\n"
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "- apiVersion: discovery.mesh.gloo.solo.io/v1\n  kind: Destination\n  metadata: {{name: svc-{i}, namespace: gloo-mesh}}\n  spec:\n    mesh: {{name: mesh-1, namespace: gloo-mesh}}\n    kubeService:\n      ref: {{name: svc-{i}, namespace: apps, clusterName: cluster-1}}\n      workloadSelectorLabels: {{app: svc-{i}}}\n      ports:\n      - {{port: 80, name: http, protocol: TCP}}\n"
+        ));
+    }
+    s.push_str("- apiVersion: networking.mesh.gloo.solo.io/v1\n  kind: AccessPolicy\n  metadata: {name: everyone, namespace: gloo-mesh}\n  spec:\n    sourceSelector:\n    - kubeServiceAccountRefs:\n        serviceAccounts:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "        - {{name: service-account-{i}, namespace: apps, clusterName: cluster-1}}\n"
+        ));
+    }
+    s.push_str("    destinationSelector:\n    - kubeServiceMatcher: {namespaces: [apps]}\n");
+    s
+}
+
+/// A FIFO no one writes to, for the `ca-seed-fifo` case (created on first use; relative
+/// to the crate root, which is the working directory of the tests).
+fn ca_seed_fifo() -> String {
+    let fifo = "testdata/hostile/ca-seed-fifo/seed.fifo";
+    if !Path::new(fifo).exists() {
+        let status = Command::new("mkfifo")
+            .arg(fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success(), "mkfifo {fifo}");
+    }
+    std::fs::read_to_string("testdata/hostile/ca-seed-dev-zero/input.yaml")
+        .expect("the dev-zero case")
+        .replace(
+            "# caSeed naming /dev/zero, which never ends: refused before reading (not a regular file).",
+            "# caSeed naming a FIFO, which would block forever: refused before reading.",
+        )
+        .replace("file:/dev/zero", &format!("file:{fifo}"))
+}
 
 fn generated(case: &str) -> Option<(Input, u64)> {
     let text = |s: String| Input::Bytes(s.into_bytes());
@@ -116,6 +163,12 @@ fn generated(case: &str) -> Option<(Input, u64)> {
                 5 << 20,
             ));
         }
+        "ca-seed-fifo" => text(ca_seed_fifo()),
+        // One VirtualMesh federating 1,100 meshes with one service each: 2.4 MB of input
+        // would render about 4.8 million objects, 4 GB.
+        "many-meshes" => text(scale::generate(1100, 1, false, 2048, None)),
+        // 4,000 service accounts over 4,000 Destinations: 16 million principals.
+        "access-policy-many" => text(access_policy_many(4000)),
         _ => return None,
     };
     Some((input, MEMORY_LIMIT_KIB))

@@ -116,3 +116,32 @@ fn item_texts_splits_and_dedents() {
         "kind: ResourceList\nitems:\n- a: 1\n  b:\n  - c\n# note\n- d: |\n    x\nresults: []\n";
     assert_eq!(item_texts(text), ["a: 1\nb:\n- c\n# note\n", "d: |\n  x\n"]);
 }
+
+/// One item using an anchor, an alias and a merge key does not cost the other items their
+/// verbatim copy: every item that uses no alias itself still comes out byte for byte.
+#[test]
+fn items_without_aliases_pass_through_when_another_item_uses_them() {
+    let input = passthrough_input().replace(
+        "items:\n",
+        "items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: defaults\n    namespace: apps\n  data: &defaults {level: 'info', mode: \"fast\"}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: derived\n    namespace: apps\n  data:\n    <<: *defaults\n    extra: x\n",
+    );
+    let outcome = run_function(&input);
+    assert_eq!(outcome.exit_code, 0, "{}", outcome.stdout);
+    let inputs = item_texts(&input);
+    let without_alias: Vec<&String> = inputs.iter().filter(|i| !i.contains('*')).collect();
+    assert_eq!(without_alias.len(), inputs.len() - 1);
+    let produced = item_texts(&outcome.stdout);
+    for item in without_alias {
+        assert!(
+            produced.contains(item),
+            "this item is not in the output byte for byte:\n{item}\n--- output ---\n{}",
+            outcome.stdout
+        );
+    }
+    // The item with the alias is written from its value, the merge resolved.
+    assert!(
+        outcome.stdout.contains("name: derived"),
+        "{}",
+        outcome.stdout
+    );
+}

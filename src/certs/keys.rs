@@ -23,6 +23,10 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
+/// Why an encrypted key (PKCS#8 `ENCRYPTED PRIVATE KEY`, or a legacy PEM key with
+/// `Proc-Type: 4,ENCRYPTED`) cannot be used, and what to do.
+const ENCRYPTED: &str = "the key is encrypted with a passphrase; decrypt it first (e.g. `openssl pkey -in key.pem -out plain.pem`): vmesh runs unattended and cannot ask for one";
+
 impl PrivateKey {
     /// A new RSA key of `bits` bits from `rng`.
     pub fn generate_rsa<R: TryCryptoRng + ?Sized>(
@@ -40,6 +44,14 @@ impl PrivateKey {
     pub fn from_pem(text: &str) -> Result<Self, String> {
         let label = first_pem_label(text).ok_or("no PEM block found")?;
         let block = pem_block(text, label).ok_or("the PEM block is not terminated")?;
+        // OpenSSL's legacy encryption marks the block with headers (`Proc-Type:
+        // 4,ENCRYPTED`, `DEK-Info: …`); the body then is not a key anyone can decode.
+        if block
+            .lines()
+            .any(|l| l.starts_with("Proc-Type:") && l.contains("ENCRYPTED"))
+        {
+            return Err(ENCRYPTED.to_string());
+        }
         match label {
             "RSA PRIVATE KEY" => rsa::PrivateKey::from_pkcs1_pem(block)
                 .map(|k| PrivateKey::Rsa(Box::new(k)))
@@ -64,9 +76,7 @@ impl PrivateKey {
                     "the PKCS#8 key cannot be decoded (vmesh reads RSA, P-256 and P-384 keys)"
                         .to_string()
                 }),
-            "ENCRYPTED PRIVATE KEY" => {
-                Err("the key is encrypted; vmesh needs it unencrypted".to_string())
-            }
+            "ENCRYPTED PRIVATE KEY" => Err(ENCRYPTED.to_string()),
             other => Err(format!("expected a private key PEM block, found {other:?}")),
         }
     }
@@ -154,6 +164,22 @@ pub fn certificate_pem(der: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encrypted_keys_are_reported_as_encrypted() {
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,0011\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        let pkcs8 =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        for text in [legacy, pkcs8] {
+            let Err(err) = super::PrivateKey::from_pem(text) else {
+                panic!("an encrypted key was read");
+            };
+            assert!(
+                err.contains("encrypted") && err.contains("decrypt it first"),
+                "{err}"
+            );
+        }
+    }
+
     use super::*;
     use rand_chacha::ChaCha20Rng;
     use rsa::rand_core::SeedableRng;

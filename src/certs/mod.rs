@@ -43,6 +43,9 @@ pub const ROTATION_ANNOTATION: &str = "vmesh.dev/root-rotation";
 
 const DEFAULT_TTL_DAYS: u32 = 365;
 const DEFAULT_RSA_BITS: u32 = 4096;
+/// The smallest and largest RSA keys vmesh generates (`rsaKeySizeBytes`, in bits).
+const MIN_RSA_BITS: u32 = 2048;
+const MAX_RSA_BITS: u32 = 8192;
 const DEFAULT_ROOT_ORG: &str = "gloo-mesh";
 const DEFAULT_INTERMEDIATE_ORG: &str = "Istio";
 const DEFAULT_GRACE_RATIO: f64 = 0.1;
@@ -372,6 +375,38 @@ fn trust_model_ok(vm: &Resource<VirtualMeshSpec>, mtls: &MtlsConfig, report: &mu
         );
         return false;
     };
+    let options = [
+        (
+            "spec.mtlsConfig.shared.rootCertificateAuthority.generated.rsaKeySizeBytes",
+            shared
+                .root_certificate_authority
+                .as_ref()
+                .and_then(|r| r.generated.as_ref()),
+        ),
+        (
+            "spec.mtlsConfig.shared.intermediateCertOptions.rsaKeySizeBytes",
+            shared.intermediate_cert_options.as_ref(),
+        ),
+    ];
+    let mut sizes_ok = true;
+    for (field, options) in options {
+        let bits = options.map_or(0, |o| o.rsa_key_size_bytes);
+        // 0 is the default (4096). Generating a key takes time that grows with the cube of
+        // its size: 16384 bits already takes minutes.
+        if bits != 0 && !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+            report.error(
+                vm.item,
+                field,
+                format!(
+                    "{bits} is not a key size vmesh generates: rsaKeySizeBytes is a size in bits (as Gloo Mesh reads it) from {MIN_RSA_BITS} to {MAX_RSA_BITS}; the default is {DEFAULT_RSA_BITS}"
+                ),
+            );
+            sizes_ok = false;
+        }
+    }
+    if !sizes_ok {
+        return false;
+    }
     if shared.intermediate_certificate_authority.is_some() {
         report.error(
             vm.item,

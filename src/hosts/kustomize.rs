@@ -158,10 +158,10 @@ pub fn legacy_plugin(config_text: &str, root: &Path, stdin: String) -> Reply {
         match serde_saphyr::from_str_with_options(config_text, crate::yaml::parse::options()) {
             Ok(value) => value,
             Err(e) => {
-                let e = e.to_string();
-                return Reply::fail(format!(
-                    "cannot read the plugin config: {}",
-                    e.lines().next().unwrap_or("")
+                return Reply::fail(crate::krm::explain::yaml_error(
+                    "the plugin config",
+                    &e,
+                    config_text,
                 ));
             }
         };

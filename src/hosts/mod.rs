@@ -10,6 +10,7 @@ pub mod discover;
 pub mod ignore;
 pub mod kustomize;
 pub mod live;
+pub mod outdir;
 pub mod render;
 pub mod source;
 
@@ -31,7 +32,7 @@ impl Reply {
     pub fn fail(message: impl std::fmt::Display) -> Reply {
         Reply {
             stdout: String::new(),
-            stderr: format!("vmesh: {message}\n"),
+            stderr: format!("vmesh: {}\n", one_line(message)),
             code: 1,
         }
     }
@@ -61,13 +62,20 @@ impl Reply {
 
     /// Adds a `vmesh: note: …` line to stderr.
     pub fn note(&mut self, note: impl std::fmt::Display) {
-        self.stderr.push_str(&format!("vmesh: note: {note}\n"));
+        self.stderr
+            .push_str(&format!("vmesh: note: {}\n", one_line(note)));
     }
 
     /// Adds a `vmesh: …` line to stderr.
     pub fn say(&mut self, line: impl std::fmt::Display) {
-        self.stderr.push_str(&format!("vmesh: {line}\n"));
+        self.stderr
+            .push_str(&format!("vmesh: {}\n", one_line(line)));
     }
+}
+
+/// A message as one stderr line: file names with newlines cannot start lines of their own.
+fn one_line(message: impl std::fmt::Display) -> String {
+    crate::krm::results::escape_controls(&message.to_string()).into_owned()
 }
 
 /// Results as stderr lines (`KrmResult`'s `Display`), one per result.

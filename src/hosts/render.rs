@@ -9,9 +9,10 @@
 //! files vmesh did not write are never touched. `--check` writes nothing: it prints a
 //! unified diff of what would change and exits 1 if anything would.
 
+use super::outdir;
 use super::source::{self, display};
 use super::{Reply, Settings};
-use crate::index::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::index::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, Ownership, ownership};
 use crate::krm::Item;
 use crate::model::config::{CONFIG_API_VERSION, CONFIG_KIND, RenderConfig};
 use crate::render::outputs::CLUSTER_ANNOTATION;
@@ -130,8 +131,12 @@ fn configuration(
             };
             let text = std::fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
             let mut value: Value =
-                serde_saphyr::from_str_with_options(&text, crate::yaml::parse::options())
-                    .map_err(|e| fail(e.to_string().lines().next().unwrap_or("").to_string()))?;
+                serde_saphyr::from_str_with_options(&text, crate::yaml::parse::options()).map_err(
+                    |e| {
+                        let message = crate::krm::explain::yaml_error("it", &e, &text);
+                        fail(message.trim_start_matches("cannot read it: ").to_string())
+                    },
+                )?;
             if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
                 let annotations = metadata
                     .entry("annotations")
@@ -198,35 +203,76 @@ fn finish(args: &RenderArgs, prepared: Prepared, reply: &mut Reply) -> Result<()
         )));
     }
     let wanted = files(&prepared.stream).map_err(Reply::fail)?;
-    let scope = match &prepared.cluster {
-        Some(cluster) => out.join(cluster),
-        None => out.clone(),
+    let scope = Scope {
+        out,
+        cluster: prepared.cluster.as_deref(),
     };
-    let depth = if prepared.cluster.is_some() { 2 } else { 3 };
-    let existing = owned_files(&scope, depth).map_err(Reply::fail)?;
-    let prefix = if prepared.cluster.is_some() {
-        PathBuf::from(prepared.cluster.as_deref().unwrap_or_default())
-    } else {
-        PathBuf::new()
-    };
-    let existing: BTreeMap<PathBuf, String> = existing
-        .into_iter()
-        .map(|(path, text)| (prefix.join(path), text))
-        .collect();
-    for path in wanted.keys() {
-        let full = out.join(path);
-        if full.exists() && !existing.contains_key(path) {
+    if args.check {
+        if outdir::interrupted(out).map_err(Reply::fail)? {
             return Err(Reply::fail(format!(
-                "{} exists and was not written by vmesh (not every object in it has the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE}); move it out of {}",
-                display(&full),
+                "{} holds an update an interrupted vmesh render left; run the same command without --check to complete or roll it back",
                 display(out)
             )));
         }
+        let existing = scope.existing(&wanted, reply)?;
+        return check(out, &wanted, &existing, reply);
     }
-    if args.check {
-        check(out, &wanted, &existing, reply)
-    } else {
-        write(out, &wanted, &existing, reply).map_err(Reply::fail)
+    if !out.exists() {
+        std::fs::create_dir_all(out)
+            .map_err(|e| Reply::fail(format!("cannot create {}: {e}", display(out))))?;
+    }
+    let lock = outdir::lock(out).map_err(Reply::fail)?;
+    for note in outdir::recover(out, &lock).map_err(Reply::fail)? {
+        reply.note(note);
+    }
+    let existing = scope.existing(&wanted, reply)?;
+    write(out, &wanted, &existing, &lock, reply).map_err(Reply::fail)
+}
+
+/// The part of OUT one run owns: every cluster directory, or one with `--cluster`.
+struct Scope<'a> {
+    out: &'a Path,
+    cluster: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    /// The files vmesh wrote in scope, keyed by their path below OUT, after refusing links
+    /// on every path it would write and files at those paths it did not write.
+    fn existing(
+        &self,
+        wanted: &BTreeMap<PathBuf, String>,
+        reply: &mut Reply,
+    ) -> Result<BTreeMap<PathBuf, String>, Reply> {
+        let out = self.out;
+        for path in wanted.keys() {
+            outdir::refuse_links(out, path).map_err(Reply::fail)?;
+        }
+        let (dir, depth, prefix) = match self.cluster {
+            Some(cluster) => (out.join(cluster), 2, PathBuf::from(cluster)),
+            None => (out.to_path_buf(), 3, PathBuf::new()),
+        };
+        let (owned, labelled) = owned_files(&dir, depth).map_err(Reply::fail)?;
+        for path in labelled {
+            reply.note(format!(
+                "{} carries the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE} but not every object in it is one vmesh renders; it is left alone",
+                display(&dir.join(path))
+            ));
+        }
+        let existing: BTreeMap<PathBuf, String> = owned
+            .into_iter()
+            .map(|(path, text)| (prefix.join(path), text))
+            .collect();
+        for path in wanted.keys() {
+            let full = out.join(path);
+            if std::fs::symlink_metadata(&full).is_ok() && !existing.contains_key(path) {
+                return Err(Reply::fail(format!(
+                    "{} exists and was not written by vmesh (not every object in it is one vmesh renders, with the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE} and vmesh's vmesh.dev/ annotations); move it out of {}",
+                    display(&full),
+                    display(out)
+                )));
+            }
+        }
+        Ok(existing)
     }
 }
 
@@ -274,12 +320,16 @@ fn safe_component(part: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// The `*.yaml` files `depth` levels below `dir` whose every object carries vmesh's
-/// managed-by label, with their text, keyed by their path below `dir`.
-fn owned_files(dir: &Path, depth: usize) -> Result<BTreeMap<PathBuf, String>, String> {
+/// The `*.yaml` files `depth` levels below `dir` that vmesh wrote, with their text, keyed
+/// by their path below `dir`; and those that carry vmesh's label but are not vmesh's. Links
+/// are not followed (walkdir's default), so a linked file is never vmesh's.
+type OwnedFiles = (BTreeMap<PathBuf, String>, Vec<PathBuf>);
+
+fn owned_files(dir: &Path, depth: usize) -> Result<OwnedFiles, String> {
     let mut owned = BTreeMap::new();
+    let mut labelled = Vec::new();
     if !dir.exists() {
-        return Ok(owned);
+        return Ok((owned, labelled));
     }
     let walker = walkdir::WalkDir::new(dir)
         .min_depth(depth)
@@ -294,31 +344,39 @@ fn owned_files(dir: &Path, depth: usize) -> Result<BTreeMap<PathBuf, String>, St
         }
         let text = std::fs::read_to_string(entry.path())
             .map_err(|e| format!("cannot read {}: {e}", display(entry.path())))?;
-        if written_by_vmesh(&text) {
-            let relative = entry.path().strip_prefix(dir).expect("below dir");
-            owned.insert(relative.to_path_buf(), text);
+        let relative = entry.path().strip_prefix(dir).expect("below dir");
+        match written_by_vmesh(&text) {
+            Ownership::Generated => {
+                owned.insert(relative.to_path_buf(), text);
+            }
+            Ownership::Labelled => labelled.push(relative.to_path_buf()),
+            Ownership::Foreign => {}
         }
     }
-    Ok(owned)
+    Ok((owned, labelled))
 }
 
-/// A file vmesh wrote: every document is an object labelled as vmesh's.
-fn written_by_vmesh(text: &str) -> bool {
+/// Whether vmesh wrote a file: every document is an object vmesh renders
+/// ([`crate::index::ownership`]). A file with vmesh's label on something vmesh does not
+/// render is [`Ownership::Labelled`]: it is left alone, with a note.
+fn written_by_vmesh(text: &str) -> Ownership {
     let parsed: Result<Vec<Value>, _> =
         serde_saphyr::from_str_multiple_with_options(text, crate::yaml::parse::options());
     let Ok(documents) = parsed else {
-        return false;
+        return Ownership::Foreign;
     };
-    let objects: Vec<Item> = documents
-        .into_iter()
+    let owners: Vec<Ownership> = documents
+        .iter()
         .filter(|d| !d.is_null())
-        .enumerate()
-        .map(|(i, d)| Item::new(d, None, i))
+        .map(|d| d.as_object().map_or(Ownership::Foreign, ownership))
         .collect();
-    !objects.is_empty()
-        && objects
-            .iter()
-            .all(|o| o.label(MANAGED_BY_LABEL) == Some(MANAGED_BY_VALUE))
+    if !owners.is_empty() && owners.iter().all(|o| *o == Ownership::Generated) {
+        Ownership::Generated
+    } else if owners.iter().any(|o| *o != Ownership::Foreign) {
+        Ownership::Labelled
+    } else {
+        Ownership::Foreign
+    }
 }
 
 fn check(
@@ -372,44 +430,34 @@ fn check(
     Err(failure)
 }
 
+/// Writes the changed files and removes the ones vmesh no longer renders, as one
+/// transaction (see [`outdir`]).
 fn write(
     out: &Path,
     wanted: &BTreeMap<PathBuf, String>,
     existing: &BTreeMap<PathBuf, String>,
+    lock: &outdir::Lock,
     reply: &mut Reply,
 ) -> Result<(), String> {
-    let (mut written, mut removed) = (0, 0);
-    for (path, text) in wanted {
-        if existing.get(path) == Some(text) {
-            continue;
-        }
-        let full = out.join(path);
-        let dir = full.parent().expect("files are below a cluster directory");
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", display(dir)))?;
-        let temporary = full.with_extension("yaml.vmesh-tmp");
-        std::fs::write(&temporary, text)
-            .and_then(|()| std::fs::rename(&temporary, &full))
-            .map_err(|e| format!("cannot write {}: {e}", display(&full)))?;
-        written += 1;
-    }
-    for path in existing.keys().filter(|p| !wanted.contains_key(*p)) {
-        let full = out.join(path);
-        std::fs::remove_file(&full)
-            .map_err(|e| format!("cannot remove {}: {e}", display(&full)))?;
-        removed += 1;
-        // Remove the directories this emptied, up to (not including) OUT.
-        let mut dir = full.parent();
-        while let Some(d) = dir {
-            if d == out || std::fs::remove_dir(d).is_err() {
-                break;
-            }
-            dir = d.parent();
-        }
+    let writes: Vec<(PathBuf, &str)> = wanted
+        .iter()
+        .filter(|(path, text)| existing.get(*path) != Some(*text))
+        .map(|(path, text)| (path.clone(), text.as_str()))
+        .collect();
+    let removes: Vec<PathBuf> = existing
+        .keys()
+        .filter(|p| !wanted.contains_key(*p))
+        .cloned()
+        .collect();
+    if !writes.is_empty() || !removes.is_empty() {
+        outdir::apply(out, &writes, &removes, lock)?;
     }
     reply.say(format!(
-        "{}: {written} file(s) written, {removed} removed, {} unchanged",
+        "{}: {} file(s) written, {} removed, {} unchanged",
         display(out),
-        wanted.len() - written
+        writes.len(),
+        removes.len(),
+        wanted.len() - writes.len()
     ));
     Ok(())
 }

@@ -94,13 +94,22 @@ fn walk(root: &Path, skip: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 }
             }
         });
+    let canonical_root = root
+        .canonicalize()
+        .map_err(|e| format!("cannot read {}: {e}", display(root)))?;
     for entry in walker {
         let entry = entry.map_err(|e| format!("cannot walk {}: {e}", display(root)))?;
         let yaml = entry
             .path()
             .extension()
             .is_some_and(|e| e == "yaml" || e == "yml");
-        if entry.file_type().is_file() && yaml {
+        let file_type = entry.file_type();
+        let read = if file_type.is_symlink() {
+            followed_link(&canonical_root, root, entry.path(), yaml)?
+        } else {
+            file_type.is_file() && yaml
+        };
+        if read {
             files.push(entry.into_path());
         }
     }
@@ -108,6 +117,47 @@ fn walk(root: &Path, skip: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         Some(e) => Err(e),
         None => Ok(files),
     }
+}
+
+/// Whether to read the link at `link`: a link to a YAML file inside the walked directory
+/// is read like the file (kpt reads such files too). Any other link that could hold
+/// resources (to a directory, outside the directory, to nothing) is an error: skipping it
+/// would silently drop its resources and prune their outputs.
+fn followed_link(
+    canonical_root: &Path,
+    root: &Path,
+    link: &Path,
+    yaml: bool,
+) -> Result<bool, String> {
+    let way_out = format!("list it in {IGNORE_FILE} if it holds no resources to render");
+    let Ok(target) = link.canonicalize() else {
+        if !yaml {
+            return Ok(false);
+        }
+        return Err(format!(
+            "{} is a symbolic link to nothing; fix or remove it, or {way_out}",
+            display(link)
+        ));
+    };
+    if target.is_dir() {
+        return Err(format!(
+            "{} is a symbolic link to a directory ({}); vmesh does not follow directory links: name the directory itself, or {way_out}",
+            display(link),
+            display(&target)
+        ));
+    }
+    if !yaml {
+        return Ok(false);
+    }
+    if !target.starts_with(canonical_root) {
+        return Err(format!(
+            "{} is a symbolic link to {}, outside {}; vmesh reads links only within the directory it reads: copy the file in, or {way_out}",
+            display(link),
+            display(&target),
+            display(root)
+        ));
+    }
+    Ok(true)
 }
 
 /// Whether the `.krmignore` files from `root` down to `path`'s directory ignore `path`.
@@ -174,11 +224,9 @@ fn read_file(
     parse::check_text(&text).map_err(|e| format!("{shown}: {e}"))?;
     let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(&text, parse::options())
         .map_err(|e| {
-            let message = e.to_string();
-            let first = message.lines().next().unwrap_or("").trim();
             format!(
-                "cannot read {shown}: {}; list it in {IGNORE_FILE} if it is not a Kubernetes resource file",
-                first.strip_prefix("error: ").unwrap_or(first)
+                "{}; list it in {IGNORE_FILE} if it is not a Kubernetes resource file",
+                crate::krm::explain::yaml_error(shown, &e, &text)
             )
         })?;
     let mut skipped = Vec::new();
@@ -356,6 +404,27 @@ mod tests {
         let err = read(Path::new(""), &[dir.path().to_path_buf()], &[]).unwrap_err();
         assert!(err.contains("chart/templates/x.yaml"), "{err}");
         assert!(err.contains(".krmignore"), "{err}");
+    }
+
+    #[test]
+    fn links_inside_are_read_and_links_that_leave_are_refused() {
+        let dir = tree(&[("real/a.yaml", CM)]);
+        let outside = tree(&[("b.yaml", CM)]);
+        std::os::unix::fs::symlink(dir.path().join("real/a.yaml"), dir.path().join("vm.yaml"))
+            .unwrap();
+        let source = read(Path::new(""), &[dir.path().to_path_buf()], &[]).unwrap();
+        assert_eq!(source.objects.len(), 2, "the link is read like its file");
+        let links: [(&Path, &str, &str); 3] = [
+            (&outside.path().join("b.yaml"), "x.yaml", "outside"),
+            (outside.path(), "sub", "a directory"),
+            (Path::new("/nonexistent/vmesh"), "gone.yaml", "to nothing"),
+        ];
+        for (target, name, says) in links {
+            let dir = tree(&[("real/a.yaml", CM)]);
+            std::os::unix::fs::symlink(target, dir.path().join(name)).unwrap();
+            let err = read(Path::new(""), &[dir.path().to_path_buf()], &[]).unwrap_err();
+            assert!(err.contains(name) && err.contains(says), "{err}");
+        }
     }
 
     #[test]

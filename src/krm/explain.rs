@@ -57,11 +57,40 @@ pub fn yaml_error(what: &str, error: &Error, text: &str) -> String {
                     "a key{at} is longer than {MAX_PLAIN_KEY_CHARS} characters, YAML's limit for a plain key"
                 )
             } else {
-                first.to_string()
+                in_input_terms(first)
             }
         }
     };
     format!("cannot read {what}: {problem}")
+}
+
+/// The YAML reader's phrases that name its own API ("use Option<String>", "set
+/// DuplicateKeyPolicy in Options", "rejected by the configured policy"), said in the
+/// input's terms; anything else unchanged.
+pub fn in_input_terms(message: &str) -> String {
+    if message.contains("use Option<String>") {
+        return "a null value where text is required; write the text, or quote it (\"null\") if it is the word".into();
+    }
+    if message.contains("DuplicateKeyPolicy") {
+        return "a key appears twice in one mapping; a key may appear only once".into();
+    }
+    if message.contains("merge keys are not allowed") {
+        return "a YAML merge key (<<) where vmesh does not expand merge keys; write the keys out"
+            .into();
+    }
+    if let Some(rest) = message.strip_prefix("non-finite float `")
+        && let Some((value, _)) = rest.split_once('`')
+    {
+        return format!(
+            "the number {value:?} (infinity or not-a-number) cannot be stored in a Kubernetes object; quote it if it is text"
+        );
+    }
+    if message.contains("on a struct field name is not allowed") {
+        return "a YAML tag on a key; keys are plain text".into();
+    }
+    message
+        .replace(" by the configured policy", "")
+        .replace(" by configured policy", "")
 }
 
 fn budget(breach: &BudgetBreach, at: &str) -> String {
@@ -184,6 +213,34 @@ pub fn oversized_scalar(value: &Value) -> Option<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readers_internals_are_said_in_the_inputs_terms() {
+        for (internal, plain) in [
+            (
+                "cannot deserialize null into string; use Option<String>",
+                "a null value",
+            ),
+            (
+                "duplicate mapping key; set DuplicateKeyPolicy in Options",
+                "appears twice",
+            ),
+            (
+                "non-finite float `.nan` rejected by the configured policy",
+                "not-a-number",
+            ),
+            (
+                "YAML merge keys are not allowed by configured policy",
+                "merge key",
+            ),
+        ] {
+            let said = in_input_terms(internal);
+            assert!(said.contains(plain), "{internal} -> {said}");
+            for word in ["Option<", "DuplicateKeyPolicy", "configured policy"] {
+                assert!(!said.contains(word), "{internal} -> {said}");
+            }
+        }
+    }
     use serde_json::json;
 
     fn read_error(text: &str) -> String {

@@ -1,7 +1,6 @@
 //! Reading a ResourceList (or a plain `---` stream) into [`Item`]s.
 
 use super::{Envelope, Item, ResourceList};
-use crate::index::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::yaml::fast::{self, ParsedItem, Unsupported};
 use crate::yaml::parse;
 use crate::yaml::raw::{self, RawSpan};
@@ -111,16 +110,16 @@ fn saphyr_list(text: &str, lean: bool) -> Result<ListParts, InputError> {
         }
     }
     let (wire, uses_aliases) = saphyr_wire::<Vec<Spanned<Value>>>(text)?;
-    let copy_raw = copyable && !uses_aliases;
     let mut items: Vec<Item> = wire
         .items
         .unwrap_or_default()
         .into_iter()
         .enumerate()
         .map(|(position, spanned)| {
-            let span = copy_raw
+            let span = copyable
                 .then(|| item_span(text, &spanned, raw::block_item_span))
-                .flatten();
+                .flatten()
+                .filter(|span| self_contained(text, span, uses_aliases));
             Item::new(spanned.value, span, position)
         })
         .collect();
@@ -238,16 +237,25 @@ fn saphyr_stream(text: &str, lean: bool) -> Result<Vec<Item>, InputError> {
         }
     }
     let (docs, uses_aliases) = saphyr_docs::<Vec<Spanned<Value>>>(text)?;
-    let copy_raw = copyable && !uses_aliases;
     Ok(docs
         .into_iter()
         .filter(|doc| !doc.value.is_null())
         .enumerate()
         .map(|(position, doc)| {
-            let span = copy_raw.then(|| item_span(text, &doc, find)).flatten();
+            let span = copyable
+                .then(|| item_span(text, &doc, find))
+                .flatten()
+                .filter(|span| self_contained(text, span, uses_aliases));
             item(doc.value, span, position, lean)
         })
         .collect())
+}
+
+/// Whether an item's text can be copied alone: always without aliases in the input;
+/// with them, when the item itself uses none (its anchors, if any, stay harmless: a copy
+/// defines them again, and the items that use them are written from their values).
+fn self_contained(text: &str, span: &RawSpan, uses_aliases: bool) -> bool {
+    !uses_aliases || !raw::uses_alias(&text[span.start..span.end])
 }
 
 fn saphyr_docs<C>(text: &str) -> Result<(C, bool), InputError>
@@ -285,26 +293,22 @@ fn finish_stream(
     })
 }
 
-/// True for an item that vmesh generated on an earlier run (label
-/// `app.kubernetes.io/managed-by: vmesh`) and whose value no stage reads: the run drops and
+/// True for an item that vmesh generated on an earlier run (see
+/// [`crate::index::ownership`]) and whose value no stage reads: the run drops and
 /// regenerates it. `v1` Secrets are kept whole (certificates are reused from them), and so
 /// are ResourceList and List documents (a stream may be one).
 pub fn droppable(item: &Map<String, Value>) -> bool {
     let field = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or("");
-    let label = item
-        .get("metadata")
-        .and_then(|m| m.get("labels"))
-        .and_then(|l| l.get(MANAGED_BY_LABEL))
-        .and_then(Value::as_str);
-    label == Some(MANAGED_BY_VALUE)
+    crate::index::ownership(item) == crate::index::Ownership::Generated
         && !(field("apiVersion") == "v1" && field("kind") == "Secret")
         && !matches!(field("kind"), "ResourceList" | "List")
 }
 
 /// What is kept of a droppable item: `apiVersion`, `kind` and `metadata` with only `name`,
-/// `namespace` and `labels` — enough to see it as vmesh's and drop it (no stage reads the
-/// annotations of vmesh's own outputs, and they are most of a skeleton's size). Its text is
-/// still copied from the input when a run fails.
+/// `namespace`, `labels` and the `vmesh.dev/` annotations — enough to see it as vmesh's
+/// ([`crate::index::ownership`] decides again on the skeleton) and drop it (no stage reads
+/// the other annotations of vmesh's own outputs, and they are most of a skeleton's size).
+/// Its text is still copied from the input when a run fails.
 pub fn skeleton(item: Map<String, Value>) -> Value {
     let mut kept = Map::with_capacity(3);
     for (key, value) in item {
@@ -318,12 +322,14 @@ pub fn skeleton(item: Map<String, Value>) -> Value {
                         let fields = ["name", "namespace", "labels"];
                         let n = metadata
                             .keys()
-                            .filter(|k| fields.contains(&k.as_str()))
+                            .filter(|k| fields.contains(&k.as_str()) || *k == "annotations")
                             .count();
                         let mut slim = Map::with_capacity(n);
                         for (k, v) in metadata {
                             if fields.contains(&k.as_str()) {
                                 slim.insert(k, compact(v));
+                            } else if k == "annotations" {
+                                slim.insert(k, own_annotations(v));
                             }
                         }
                         Value::Object(slim)
@@ -336,6 +342,18 @@ pub fn skeleton(item: Map<String, Value>) -> Value {
         }
     }
     Value::Object(kept)
+}
+
+/// Only vmesh's own (`vmesh.dev/`) annotations, which decide ownership.
+fn own_annotations(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut kept = Map::with_capacity(3);
+            kept.extend(map.into_iter().filter(|(k, _)| k.starts_with("vmesh.dev/")));
+            Value::Object(kept)
+        }
+        other => other,
+    }
 }
 
 /// A mapping rebuilt at its exact size (maps grow by doubling while they are read; a
@@ -724,13 +742,32 @@ mod tests {
     }
 
     #[test]
-    fn aliases_disable_verbatim_copies() {
+    fn only_items_that_use_an_alias_lose_their_verbatim_copy() {
         let rl = read(
-            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: &m {name: a}\n- apiVersion: v1\n  kind: Secret\n  metadata: *m\n",
+            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: &m {name: a}\n- apiVersion: v1\n  kind: Secret\n  metadata: *m\n- apiVersion: v1\n  kind: ConfigMap # mine\n  metadata: {name: c}\n  data: {hosts: '*.global', x: \"a * b\"}\n",
         )
         .unwrap();
-        assert!(rl.items.iter().all(|i| i.raw.is_none()));
+        let copied: Vec<bool> = rl.items.iter().map(|i| i.raw.is_some()).collect();
+        assert_eq!(copied, [true, false, true]);
         assert_eq!(rl.items[1].name(), "a");
+    }
+
+    #[test]
+    fn alias_tokens_are_found_wherever_yaml_allows_them() {
+        for text in [
+            "a: *x\n",
+            "- *x\n",
+            "<<: *x\n",
+            "a: [b, *x]\n",
+            "a: {b: *x}\n",
+            "a: !!str *x\n",
+            "*x : 1\n",
+        ] {
+            assert!(raw::uses_alias(text), "{text}");
+        }
+        for text in ["hosts: ['*.global']\n", "a: \"b*c\"\n", "a: b*\n"] {
+            assert!(!raw::uses_alias(text), "{text}");
+        }
     }
 
     #[test]

@@ -91,6 +91,9 @@ impl KrmResult {
 
     pub fn with_field(mut self, path: impl Into<String>) -> Self {
         let path = path.into();
+        // The same rule as messages: a long key (a key line pasted as a field name) is not
+        // shown.
+        let path = crate::model::shown_path(&path).into_owned();
         if !path.is_empty() {
             self.field = Some(FieldRef { path });
         }
@@ -114,9 +117,31 @@ impl KrmResult {
     }
 }
 
+/// `text` with control characters written as escapes (`\n`, `\t`, `\u{1b}`): a file or
+/// object name with a newline must not start a line of its own on stderr, where it could
+/// pass for another result (`[error] …`) or hide one.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl fmt::Display for KrmResult {
-    /// The form printed on stderr: `[error] Kind/ns/name (file) spec.x: message`.
+    /// The form printed on stderr: `[error] Kind/ns/name (file) spec.x: message`, on one
+    /// line whatever the names and the message hold.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = escape_controls;
         let severity = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -125,22 +150,22 @@ impl fmt::Display for KrmResult {
         write!(f, "[{severity}]")?;
         if let Some(r) = &self.resource_ref {
             if r.namespace.is_empty() {
-                write!(f, " {}/{}", r.kind, r.name)?;
+                write!(f, " {}/{}", e(&r.kind), e(&r.name))?;
             } else {
-                write!(f, " {}/{}/{}", r.kind, r.namespace, r.name)?;
+                write!(f, " {}/{}/{}", e(&r.kind), e(&r.namespace), e(&r.name))?;
             }
         }
         if let Some(file) = &self.file {
             if file.index == 0 {
-                write!(f, " ({})", file.path)?;
+                write!(f, " ({})", e(&file.path))?;
             } else {
-                write!(f, " ({}#{})", file.path, file.index)?;
+                write!(f, " ({}#{})", e(&file.path), file.index)?;
             }
         }
         if let Some(field) = &self.field {
-            write!(f, " {}", field.path)?;
+            write!(f, " {}", e(&field.path))?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", e(&self.message))
     }
 }
 
@@ -189,6 +214,19 @@ impl Results {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_with_a_newline_cannot_forge_a_line() {
+        let mut result = KrmResult::warning("it is kept\n[error] forged");
+        result.file = Some(FileRef {
+            path: "x.yaml\n[error] VirtualMesh/a/b: forged".into(),
+            index: 0,
+        });
+        let line = result.to_string();
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(line.contains("x.yaml\\n[error]"), "{line}");
+        assert_eq!(escape_controls("a\tb\u{1b}c"), "a\\tb\\u{1b}c");
+    }
 
     #[test]
     fn a_panic_becomes_one_error_result_without_its_message() {

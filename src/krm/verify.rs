@@ -141,7 +141,7 @@ mod tests {
     /// span falls short, and a skeleton would lose the rest, so it is kept whole.
     #[test]
     fn a_last_owned_item_whose_span_falls_short_is_kept_whole() {
-        let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n    labels:\n      app.kubernetes.io/managed-by: vmesh\n  data: {x: y\n, z: w}\n";
+        let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: networking.istio.io/v1\n  kind: ServiceEntry\n  metadata:\n    name: a\n    labels:\n      app.kubernetes.io/managed-by: vmesh\n    annotations:\n      vmesh.dev/cluster: c\n      vmesh.dev/virtual-mesh: g/vm\n  data: {x: y\n, z: w}\n";
         let list = read_resource_list(text.to_string()).unwrap();
         assert!(list.items[0].raw.is_none());
         assert_eq!(list.items[0].value["data"]["z"], "w");

@@ -42,6 +42,42 @@ pub struct RenderConfig {
     /// Validity start (RFC 3339) of certificates derived from `caSeed`; advance it to rotate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_not_before: Option<String>,
+    /// Limits on what one run may produce (README, "Limits"), checked against an estimate
+    /// from the plan before anything is rendered. Unset: the defaults in [`limits`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_bytes_per_cluster: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_objects_per_cluster: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_objects: Option<u64>,
+    /// minijinja fuel for one template render: instructions and bytes allocated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_fuel: Option<u64>,
+    /// The most text one template render may write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_template_output_bytes: Option<u64>,
+}
+
+/// The default limits and the functionConfig keys that raise them.
+pub mod limits {
+    /// A bit above Argo CD's 100 MB per application, so that kpt and `vmesh render` can
+    /// still render a slice Argo CD would refuse (vmesh warns at 80 MB).
+    pub const OUTPUT_BYTES_PER_CLUSTER: u64 = 128 << 20;
+    /// kpt holds a package several times over; beyond this a run is a mistake more often
+    /// than a mesh (the 50 × 200 benchmark renders 1.1 GB).
+    pub const OUTPUT_BYTES: u64 = 2 << 30;
+    /// istiod struggles with tens of thousands of ServiceEntries long before this.
+    pub const OUTPUT_OBJECTS_PER_CLUSTER: u64 = 200_000;
+    pub const OUTPUT_OBJECTS: u64 = 4_000_000;
+    /// One fuel is one template instruction or 64 bytes of strings, lists and output the
+    /// template builds (minijinja's accounting), so this allows about 64 MB per object.
+    /// The embedded templates print values vmesh built: a few dozen fuel per object, a few
+    /// thousand for an AuthorizationPolicy over thousands of service accounts.
+    pub const TEMPLATE_FUEL: u64 = 1_000_000;
+    /// One rendered object (Kubernetes stores at most 1.5 MiB per object).
+    pub const TEMPLATE_OUTPUT_BYTES: u64 = 16 << 20;
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -99,6 +135,33 @@ impl RenderConfig {
     pub fn endpoints_mode(&self) -> EndpointsMode {
         self.endpoints.unwrap_or_default()
     }
+
+    pub fn output_bytes_per_cluster(&self) -> u64 {
+        self.max_output_bytes_per_cluster
+            .unwrap_or(limits::OUTPUT_BYTES_PER_CLUSTER)
+    }
+
+    pub fn output_bytes(&self) -> u64 {
+        self.max_output_bytes.unwrap_or(limits::OUTPUT_BYTES)
+    }
+
+    pub fn output_objects_per_cluster(&self) -> u64 {
+        self.max_output_objects_per_cluster
+            .unwrap_or(limits::OUTPUT_OBJECTS_PER_CLUSTER)
+    }
+
+    pub fn output_objects(&self) -> u64 {
+        self.max_output_objects.unwrap_or(limits::OUTPUT_OBJECTS)
+    }
+
+    pub fn template_fuel(&self) -> u64 {
+        self.template_fuel.unwrap_or(limits::TEMPLATE_FUEL)
+    }
+
+    pub fn template_output_bytes(&self) -> u64 {
+        self.max_template_output_bytes
+            .unwrap_or(limits::TEMPLATE_OUTPUT_BYTES)
+    }
 }
 
 /// The JSON Schema of the functionConfig, printed by `vmesh schema`.
@@ -126,7 +189,13 @@ pub fn json_schema() -> serde_json::Value {
                     "endpoints": {"enum": ["stable", "pods"], "description": "stable (default): ServiceEntries depend on Services, never on pod IPs. pods: Gloo Mesh's pod-IP endpoints."},
                     "writeStatus": {"type": "boolean", "description": "Write a VirtualMeshStatus into each VirtualMesh. Default false."},
                     "caSeed": {"type": "string", "pattern": "^(env|file):.+$", "description": "Where to read the secret seed of reproducible certificates: env:NAME or file:PATH. Keys, serials and validity are then derived from it."},
-                    "caNotBefore": {"type": "string", "format": "date-time", "description": "Validity start (RFC 3339) of certificates derived from caSeed; advance it to rotate them."}
+                    "caNotBefore": {"type": "string", "format": "date-time", "description": "Validity start (RFC 3339) of certificates derived from caSeed; advance it to rotate them."},
+                    "maxOutputBytesPerCluster": {"type": "integer", "minimum": 1, "description": "Refuse a run whose estimated output for one cluster is larger. Default 134217728 (128 MiB; Argo CD refuses more than 100 MB per application)."},
+                    "maxOutputBytes": {"type": "integer", "minimum": 1, "description": "Refuse a run whose estimated output is larger. Default 2147483648 (2 GiB)."},
+                    "maxOutputObjectsPerCluster": {"type": "integer", "minimum": 1, "description": "Refuse a run that would render more objects for one cluster. Default 200000."},
+                    "maxOutputObjects": {"type": "integer", "minimum": 1, "description": "Refuse a run that would render more objects. Default 4000000."},
+                    "templateFuel": {"type": "integer", "minimum": 1, "description": "Fuel of one template render (one fuel is one instruction or 64 bytes built or written). Default 1000000."},
+                    "maxTemplateOutputBytes": {"type": "integer", "minimum": 1, "description": "The most text one template render may write. Default 16777216 (16 MiB)."}
                 }
             }
         }

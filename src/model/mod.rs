@@ -102,7 +102,40 @@ pub fn parse_at<T: DeserializeOwned>(value: &Value, prefix: &str) -> Result<T, T
 }
 
 /// Longest input value a message quotes.
-const MAX_QUOTED_VALUE_CHARS: usize = 40;
+pub const MAX_QUOTED_VALUE_CHARS: usize = 40;
+
+/// An input value as a message may show it: quoted when it is short and on one line,
+/// otherwise only described (it may be a key or a seed pasted into the wrong place).
+pub fn quoted(value: &str) -> String {
+    if value.chars().count() > MAX_QUOTED_VALUE_CHARS || value.contains(['\n', '\r']) {
+        "(a long value, not shown)".to_string()
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// A field path as a result may show it: a key that would not be quoted in a message
+/// (longer than 40 characters, or several lines: a key line pasted as a field name) is
+/// replaced by `<long key>`.
+pub fn shown_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |segment: &str| {
+        segment.chars().count() > MAX_QUOTED_VALUE_CHARS || segment.contains(['\n', '\r'])
+    };
+    if !path.split('.').any(hidden) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let shown: Vec<&str> = path
+        .split('.')
+        .map(|segment| {
+            if hidden(segment) {
+                "<long key>"
+            } else {
+                segment
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(shown.join("."))
+}
 
 /// serde's messages quote the offending value (`invalid type: string "…", expected u32`,
 /// ``unknown variant `…` ``). A value can be anything pasted into the wrong field, a private
@@ -180,6 +213,17 @@ mod tests {
     use super::*;
     use networking::VirtualMeshSpec;
     use serde_json::json;
+
+    #[test]
+    fn long_keys_and_values_are_not_shown_in_paths_or_quotes() {
+        let line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        assert_eq!(shown_path(&format!("data.{line}")), "data.<long key>");
+        assert_eq!(shown_path("spec.meshes[0].name"), "spec.meshes[0].name");
+        let result = crate::krm::KrmResult::error("x").with_field(format!("spec.{line}"));
+        assert_eq!(result.field.unwrap().path, "spec.<long key>");
+        assert_eq!(quoted("2026-11-01"), "\"2026-11-01\"");
+        assert_eq!(quoted(&"k".repeat(44)), "(a long value, not shown)");
+    }
 
     #[test]
     fn unknown_fields_name_their_path_and_a_suggestion() {

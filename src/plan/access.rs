@@ -9,6 +9,7 @@ use crate::model::discovery::KubeService;
 use crate::model::networking::AccessPolicySpec;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One `from` entry of an AuthorizationPolicy rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -117,7 +118,7 @@ pub fn policy_rules(
     inputs: &Inputs,
     trust_domains: &TrustDomains,
     report: &mut Report,
-) -> BTreeMap<ObjectRef, Rule> {
+) -> BTreeMap<ObjectRef, Arc<Rule>> {
     let known = inputs
         .destinations
         .values()
@@ -140,7 +141,7 @@ pub fn policy_rules(
         }
         match rule(policy_ref, policy, trust_domains) {
             Ok(rule) if problems.is_empty() => {
-                rules.insert(policy_ref.clone(), rule);
+                rules.insert(policy_ref.clone(), Arc::new(rule));
             }
             Ok(_) => {}
             Err(errors) => {
@@ -154,11 +155,13 @@ pub fn policy_rules(
 }
 
 /// The rules of every AccessPolicy that selects `service`, in AccessPolicy key order.
+/// Shared, not copied: one policy over thousands of service accounts and Destinations
+/// would otherwise hold its principals once per Destination, the square of the input.
 pub fn rules_for(
     inputs: &Inputs,
     service: &KubeService,
-    policy_rules: &BTreeMap<ObjectRef, Rule>,
-) -> Vec<Rule> {
+    policy_rules: &BTreeMap<ObjectRef, Arc<Rule>>,
+) -> Vec<Arc<Rule>> {
     policy_rules
         .iter()
         .filter(|(policy_ref, _)| {
@@ -166,29 +169,38 @@ pub fn rules_for(
                 super::selectors::any_matches(&p.spec.destination_selector, service)
             })
         })
-        .map(|(_, rule)| at_target_ports(rule, service))
+        .map(|(_, rule)| at_target_ports(rule, service).map_or_else(|| Arc::clone(rule), Arc::new))
         .collect()
 }
 
 /// `allowedPorts` are the ports a client calls, the Service's; an AuthorizationPolicy's
 /// `ports` are matched against the connection's destination port at the workload, which is
 /// the Service port's target (`pilot/pkg/security/authz/model` `destination_port`). A port
-/// the Service does not have is kept as written.
-fn at_target_ports(rule: &Rule, service: &KubeService) -> Rule {
+/// the Service does not have is kept as written. `None` when no port changes, so the rule
+/// (and its principals) stays shared.
+fn at_target_ports(rule: &Rule, service: &KubeService) -> Option<Rule> {
+    let target_of = |port: &str| {
+        service
+            .ports
+            .iter()
+            .find(|p| p.port.to_string() == port)
+            .and_then(|p| super::federation::target_port(p, service))
+            .map(|t| t.to_string())
+            .filter(|t| t != port)
+    };
+    let ports = &rule.to.as_ref()?.ports;
+    if ports.iter().all(|p| target_of(p).is_none()) {
+        return None;
+    }
     let mut rule = rule.clone();
     if let Some(to) = &mut rule.to {
         for port in &mut to.ports {
-            let target = service
-                .ports
-                .iter()
-                .find(|p| p.port.to_string() == *port)
-                .and_then(|p| super::federation::target_port(p, service));
-            if let Some(target) = target {
-                *port = target.to_string();
+            if let Some(target) = target_of(port) {
+                *port = target;
             }
         }
     }
-    rule
+    Some(rule)
 }
 
 fn rule(

@@ -66,7 +66,7 @@ pub struct DestinationPlan {
     pub service: ClusterObjectRef,
     pub workload_labels: BTreeMap<String, String>,
     pub local_fqdn: String,
-    pub rules: Vec<Rule>,
+    pub rules: Vec<std::sync::Arc<Rule>>,
 }
 
 /// The derived state of one run.

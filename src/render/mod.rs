@@ -3,6 +3,7 @@
 //! metadata, and emitted by the one YAML emitter.
 
 pub mod engine;
+pub mod estimate;
 pub mod outputs;
 pub mod settings;
 
@@ -303,13 +304,18 @@ fn render_piece(
                 rendered.starts.push(rendered.text.len());
                 emit::emit_document(&mut rendered.text, &value);
             }
-            Err(message) => errors.push(format!(
-                "{} {}/{} for cluster {}: {message}",
-                output.kind.kind(),
-                output.namespace,
-                output.name,
-                output.cluster
-            )),
+            Err(message) => {
+                errors.push(format!(
+                    "{} {}/{} for cluster {}: {message}",
+                    output.kind.kind(),
+                    output.namespace,
+                    output.name,
+                    output.cluster
+                ));
+                // One error per piece is enough to fix a template, and a template that
+                // runs out of fuel would burn its fuel again on every further object.
+                break;
+            }
         }
     }
     if errors.is_empty() {

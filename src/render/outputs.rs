@@ -769,7 +769,7 @@ fn endpoints(entries: &[EndpointEntry]) -> Vec<EndpointContext<'_>> {
 
 /// AccessPolicy rules in Istio's shape: `from: [{source}]`, `to: [{operation}]`; a rule
 /// with neither is `{}` (it matches every request).
-fn rules(rules: &[crate::plan::access::Rule]) -> Value {
+fn rules(rules: &[std::sync::Arc<crate::plan::access::Rule>]) -> Value {
     Value::Array(
         rules
             .iter()

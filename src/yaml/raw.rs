@@ -18,6 +18,36 @@ pub struct RawSpan {
     pub column: usize,
 }
 
+/// Whether an item's text may use a YAML alias (`*name`, also in `<<: *name`). Such an
+/// item's text refers to an anchor elsewhere, so it cannot be copied alone; an item without
+/// one reads the same on its own, whatever other items do. Errs on the side of "yes": a `*`
+/// that starts a token (after indentation, `:`, `-`, `?`, `[`, `{`, `,`, or a tag) counts,
+/// even inside a quoted or block scalar, where it would only cost a verbatim copy.
+pub fn uses_alias(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'*', bytes).any(|at| {
+        let mut i = at;
+        while i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        if i == 0 {
+            return true;
+        }
+        match bytes[i - 1] {
+            b'\n' | b'\r' | b':' | b'-' | b'?' | b'[' | b'{' | b',' => true,
+            // After a tag (`!t *a`): find where the token before the spaces starts.
+            _ if i < at => {
+                let mut start = i - 1;
+                while start > 0 && !matches!(bytes[start - 1], b' ' | b'\t' | b'\n') {
+                    start -= 1;
+                }
+                bytes[start] == b'!'
+            }
+            _ => false,
+        }
+    })
+}
+
 /// Finds the extent of the block mapping that starts at byte `start` of `text` and whose
 /// keys sit at `column`. The item ends before the first later line whose content starts left
 /// of `column` (the next `- `, a top-level key, a document marker); trailing comment lines

@@ -337,6 +337,79 @@ fn errors_are_kpt_results_and_nothing_is_written() {
     assert_eq!(status(&package), "", "a failed render wrote files");
 }
 
+/// A config naming a cluster no Mesh has would render an empty slice; kpt would take the
+/// empty success as "delete every rendered file". It must fail, and leave every file of the
+/// package (rendered ones included) as it was.
+#[test]
+fn a_config_naming_an_unknown_cluster_fails_and_keeps_every_file() {
+    let sandbox = Sandbox::new();
+    let (package, _) = example(&sandbox);
+    render(&sandbox, &package);
+    commit(&package, "rendered");
+    let before = tree(&package);
+    assert!(
+        before.keys().any(|p| p.starts_with("clusters/cluster-1/")),
+        "the first render wrote cluster files: {:?}",
+        before.keys()
+    );
+    let config = package.join("vmesh.yaml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        original.replace("spec: {}", "spec:\n  cluster: cluster-9"),
+    )
+    .unwrap();
+    commit(&package, "unknown cluster");
+    let before = tree(&package);
+
+    let output = kpt(&sandbox, &package, &["fn", "render", ".", "--allow-exec"]);
+    assert!(
+        !output.status.success(),
+        "kpt fn render succeeded with an unknown cluster:\n{}",
+        text_of(&output)
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "cluster \"cluster-9\" has no outputs (clusters in the Meshes: cluster-1, cluster-2)"
+        ),
+        "kpt shows why:\n{stderr}"
+    );
+    assert_eq!(status(&package), "", "a failed render changed the package");
+    assert_eq!(
+        tree(&package),
+        before,
+        "a failed render changed the package"
+    );
+}
+
+/// A user's file whose objects carry vmesh's managed-by label but are not objects vmesh
+/// renders stays in the package, byte for byte, and kpt shows a warning naming it.
+#[test]
+fn a_users_object_with_vmeshs_label_is_kept_with_a_warning() {
+    let sandbox = Sandbox::new();
+    let (package, _) = example(&sandbox);
+    let user = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db # mine\n  namespace: apps\n  labels:\n    app.kubernetes.io/managed-by: vmesh\nstringData:\n  password: hunter2\n";
+    std::fs::write(package.join("app/db.yaml"), user).unwrap();
+    commit(&package, "user secret");
+    let output = kpt(&sandbox, &package, &["fn", "render", ".", "--allow-exec"]);
+    assert_success(&output, "kpt fn render");
+    assert_eq!(
+        std::fs::read_to_string(package.join("app/db.yaml")).unwrap(),
+        user,
+        "kpt dropped or changed the user's file"
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("Secret/apps/db") && stderr.contains("it is kept as it is"),
+        "kpt shows the warning:\n{stderr}"
+    );
+}
+
+fn text_of(output: &std::process::Output) -> String {
+    format!("{}{}", text(&output.stdout), text(&output.stderr))
+}
+
 /// kpt's own e2e packages for comment, order, null and quoting preservation come back
 /// exactly as they were, under both `kpt fn render` and `kpt fn eval`.
 #[test]

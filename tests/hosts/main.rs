@@ -5,6 +5,7 @@
 
 mod argocd;
 mod cli;
+mod hostile_tree;
 mod kpt;
 mod kustomize;
 mod render;
