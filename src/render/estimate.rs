@@ -53,6 +53,13 @@ pub fn estimate(plan: &Plan, inputs: &Inputs) -> BTreeMap<String, Estimate> {
             }
         }
     };
+    // Only a mesh that serves a federated host gets east-west Gateways.
+    let serving: std::collections::BTreeSet<_> = plan
+        .federations
+        .iter()
+        .filter(|f| !f.targets.is_empty())
+        .map(|f| &f.source_mesh)
+        .collect();
     for mesh in plan.meshes.values() {
         let shared_trust = inputs
             .virtual_meshes
@@ -62,7 +69,7 @@ pub fn estimate(plan: &Plan, inputs: &Inputs) -> BTreeMap<String, Estimate> {
         if shared_trust {
             at(&mesh.cluster, CACERTS_FLOOR);
         }
-        if mesh.multi_mesh {
+        if mesh.multi_mesh && serving.contains(&mesh.mesh) {
             for _ in mesh.gateways.iter().filter(|g| g.container_port != 0) {
                 at(&mesh.cluster, OBJECT_FLOOR);
             }
