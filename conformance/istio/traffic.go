@@ -9,6 +9,8 @@ package conformance
 import (
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	"sigs.k8s.io/yaml"
 	"sort"
 	"strings"
@@ -302,15 +304,23 @@ func (w *World) resolve(call FederatedCall, clientCluster string, proxy *model.P
 	return info.GetIps()[0]
 }
 
-func upstreamTLS(ts *core.TransportSocket) *tls.UpstreamTlsContext {
+// tlsContext decodes a transport socket's TLS context; nil when there is none.
+func tlsContext[T any, PT interface {
+	*T
+	proto.Message
+}](ts *core.TransportSocket) *T {
 	if ts == nil || ts.GetTypedConfig() == nil {
 		return nil
 	}
-	ctx := &tls.UpstreamTlsContext{}
+	ctx := PT(new(T))
 	if err := ts.GetTypedConfig().UnmarshalTo(ctx); err != nil {
 		return nil
 	}
-	return ctx
+	return (*T)(ctx)
+}
+
+func upstreamTLS(ts *core.TransportSocket) *tls.UpstreamTlsContext {
+	return tlsContext[tls.UpstreamTlsContext](ts)
 }
 
 // checkClientTLS: the outbound cluster must originate Istio mTLS with the SNI the east-west
@@ -473,15 +483,7 @@ func (w *World) gatewayHop(call FederatedCall, gw Gateway, sni, alpn, subject st
 }
 
 func downstreamTLS(fc *listener.FilterChain) *tls.DownstreamTlsContext {
-	ts := fc.GetTransportSocket()
-	if ts == nil || ts.GetTypedConfig() == nil {
-		return nil
-	}
-	ctx := &tls.DownstreamTlsContext{}
-	if err := ts.GetTypedConfig().UnmarshalTo(ctx); err != nil {
-		return nil
-	}
-	return ctx
+	return tlsContext[tls.DownstreamTlsContext](fc.GetTransportSocket())
 }
 
 // sanMatchers are the peer SAN matchers of a server TLS context, typed or not: Istio writes the
