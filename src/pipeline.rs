@@ -23,6 +23,10 @@ pub enum OutputStyle {
     ResourceList,
     /// A `---` stream of the generated items only (Argo CD, `vmesh render`).
     GeneratedStream,
+    /// The generated items of every cluster and the management items (a mesh's Istio
+    /// settings, the root CA Secret) as one `---` stream, for a host that files each where it
+    /// belongs (`vmesh render --out`).
+    GeneratedWithManagement,
     /// A `---` stream of the input items that are not vmesh's plus the generated items
     /// (kustomize transformer).
     FullStream,
@@ -457,7 +461,12 @@ fn success(
     let rendered_bytes: usize = clusters.iter().map(|c| c.bytes() + 3 * c.len()).sum();
     let generated = clusters
         .into_iter()
-        .filter(|c| style == OutputStyle::ResourceList || !c.cluster.is_empty())
+        .filter(|c| {
+            matches!(
+                style,
+                OutputStyle::ResourceList | OutputStyle::GeneratedWithManagement
+            ) || !c.cluster.is_empty()
+        })
         .flat_map(|c| c.pieces)
         .map(|piece| OutputItem::Batch(piece.text, piece.starts));
     let results = results.into_sorted();
@@ -478,7 +487,9 @@ fn success(
             );
         }
         OutputStyle::FullStream => write_stream(&mut stdout, &list.text, kept.chain(generated)),
-        OutputStyle::GeneratedStream => write_stream(&mut stdout, &list.text, generated),
+        OutputStyle::GeneratedStream | OutputStyle::GeneratedWithManagement => {
+            write_stream(&mut stdout, &list.text, generated)
+        }
     }
     Outcome {
         stdout,

@@ -341,6 +341,56 @@ fn an_object_istio_rejects_is_caught_by_validation() {
     assert_caught(&judge_rendered(&list), "cluster-2", "validate");
 }
 
+/// Issue 12 item 7: a DestinationRule that sets ISTIO_MUTUAL for a Service's local host
+/// forces TLS onto pods without a sidecar; vmesh renders none, and one added is caught.
+#[test]
+fn a_local_rule_that_forces_mtls_is_caught() {
+    let mut list = base_render();
+    items(&mut list).push(json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {
+            "name": "reviews",
+            "namespace": "bookinfo",
+            "labels": {"app.kubernetes.io/managed-by": "vmesh"},
+            "annotations": {"vmesh.dev/cluster": "cluster-1"}
+        },
+        "spec": {
+            "host": "reviews.bookinfo.svc.cluster.local",
+            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}
+        }
+    }));
+    assert_caught(&judge_rendered(&list), "cluster-1", "local");
+}
+
+fn remote_service_entry(list: &mut Value) -> &mut Value {
+    items(list)
+        .iter_mut()
+        .find(|item| is(item, "cluster-2", "ServiceEntry", REMOTE_HOST))
+        .expect("the remote ServiceEntry")
+}
+
+/// Issue 12 item 13: the remote ServiceEntry names the serving account the Workload gives;
+/// a wrong one makes the client refuse the real server, and none checks no identity.
+#[test]
+fn the_server_identity_is_set_and_a_wrong_or_missing_one_is_caught() {
+    let mut list = base_render();
+    assert_eq!(
+        remote_service_entry(&mut list)["spec"]["subjectAltNames"],
+        json!(["spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews"])
+    );
+    remote_service_entry(&mut list)["spec"]["subjectAltNames"] =
+        json!(["spiffe://cluster.local/ns/bookinfo/sa/someone-else"]);
+    assert_caught(&judge_rendered(&list), "cluster-2", "identity");
+
+    let mut list = base_render();
+    let spec = remote_service_entry(&mut list)["spec"]
+        .as_object_mut()
+        .expect("spec");
+    spec.remove("subjectAltNames");
+    assert_caught(&judge_rendered(&list), "cluster-2", "identity");
+}
+
 #[test]
 fn the_harness_refuses_to_judge_nothing() {
     let output = Command::new("bash")

@@ -331,6 +331,19 @@ func computeExpectations(in *Inputs) *Expectations {
 				exp.Notes = append(exp.Notes, fmt.Sprintf("destination %s has no workload selector labels: no backends to call", d.Key))
 				break
 			}
+			if in.PodEndpoints && !hasEndpoints(d) {
+				// With pod endpoints a Destination that lists none has nothing to route to in
+				// any cluster: the host must not resolve anywhere rather than resolve to nothing.
+				exp.Notes = append(exp.Notes, fmt.Sprintf("destination %s lists no endpoints and federation copies pods: nothing to call", d.Key))
+				for _, t := range targets {
+					if client := in.Meshes[t]; client != nil && client.Istio != nil && len(d.KubeService.Ports) > 0 {
+						exp.NotFederated = append(exp.NotFederated, NegativeHost{
+							ClientMesh: client, Destination: d, Host: federatedHost(d, vm), Port: d.KubeService.Ports[0].Port,
+						})
+					}
+				}
+				break
+			}
 			for _, p := range d.KubeService.Ports {
 				if strings.EqualFold(p.Protocol, "UDP") {
 					// Sidecars do not proxy UDP (only DNS, which capture answers itself).
@@ -367,6 +380,15 @@ func computeExpectations(in *Inputs) *Expectations {
 		return a.ClientMesh.Key.String()+a.Host < b.ClientMesh.Key.String()+b.Host
 	})
 	return exp
+}
+
+func hasEndpoints(d *Destination) bool {
+	for _, subset := range d.KubeService.EndpointSubsets {
+		if len(subset.Endpoints) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // isGateway: the Destination is one of its mesh's east-west gateways, or its pods carry the

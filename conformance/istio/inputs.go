@@ -45,9 +45,21 @@ type Item struct {
 }
 
 type ResourceList struct {
-	Kind    string           `json:"kind"`
-	Items   []map[string]any `json:"items"`
-	Results []Result         `json:"results"`
+	Kind           string           `json:"kind"`
+	Items          []map[string]any `json:"items"`
+	Results        []Result         `json:"results"`
+	FunctionConfig map[string]any   `json:"functionConfig"`
+}
+
+// podEndpoints: the functionConfig asks for Gloo Mesh's pod endpoints (`endpoints: pods`, in a
+// VirtualMeshRenderer's spec or a ConfigMap's data), which copy the endpoints discovery saw.
+func (l *ResourceList) podEndpoints() bool {
+	for _, section := range []string{"spec", "data"} {
+		if fields, ok := l.FunctionConfig[section].(map[string]any); ok && fields["endpoints"] == "pods" {
+			return true
+		}
+	}
+	return false
 }
 
 type Result struct {
@@ -186,12 +198,16 @@ type AccessPolicy struct {
 
 type Workload struct {
 	Key        ObjectRef
-	Mesh       ObjectRef `json:"mesh"`
-	Kubernetes *struct {
-		Controller         ClusterObjectRef  `json:"controller"`
-		PodLabels          map[string]string `json:"podLabels"`
-		ServiceAccountName string            `json:"serviceAccountName"`
-	} `json:"kubernetes"`
+	Mesh       ObjectRef           `json:"mesh"`
+	Kubernetes *KubernetesWorkload `json:"kubernetes"`
+}
+
+// KubernetesWorkload is a Workload's Kubernetes controller, the labels of its pods and their
+// service account.
+type KubernetesWorkload struct {
+	Controller         ClusterObjectRef  `json:"controller"`
+	PodLabels          map[string]string `json:"podLabels"`
+	ServiceAccountName string            `json:"serviceAccountName"`
 }
 
 // Inputs are the Gloo Mesh resources of one vmesh input, keyed by namespace/name.
@@ -201,6 +217,8 @@ type Inputs struct {
 	VirtualMeshes  []*VirtualMesh
 	AccessPolicies []*AccessPolicy
 	Workloads      []*Workload
+	// PodEndpoints: federated endpoints are the pods discovery saw (see podEndpoints).
+	PodEndpoints bool
 }
 
 func itemOf(raw map[string]any) (Item, error) {
@@ -236,7 +254,7 @@ func readResourceList(text []byte) (*ResourceList, error) {
 
 // readInputs types the Gloo Mesh resources of a ResourceList; everything else is ignored.
 func readInputs(list *ResourceList) (*Inputs, error) {
-	in := &Inputs{Meshes: map[ObjectRef]*Mesh{}}
+	in := &Inputs{Meshes: map[ObjectRef]*Mesh{}, PodEndpoints: list.podEndpoints()}
 	for _, raw := range list.Items {
 		item, err := itemOf(raw)
 		if err != nil {

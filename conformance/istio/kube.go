@@ -24,6 +24,8 @@ type Pod struct {
 	IP             string
 	Labels         map[string]string
 	ServiceAccount string
+	// AccountKnown: a Workload of the inputs names the account (otherwise it is `default`).
+	AccountKnown bool
 }
 
 // Cluster is one workload cluster: its mesh, its objects, and where each Destination's pods are.
@@ -36,6 +38,14 @@ type Cluster struct {
 	PlainIP   string
 	// PlainPorts are the Service ports of the plain in-mesh Service used by the capture check.
 	PlainPorts map[uint32]ServicePort
+	// Services are the cluster's Destinations' Services, in input order, with their cluster IPs.
+	Services []LocalService
+}
+
+// LocalService is a Destination's Service as the cluster's own workloads call it.
+type LocalService struct {
+	Destination *Destination
+	IP          string
 }
 
 const plainNamespace = "vmesh-conformance-plain"
@@ -85,7 +95,9 @@ func buildClusters(in *Inputs, exp *Expectations) map[string]*Cluster {
 				continue
 			}
 			namespaces[d.KubeService.Ref.Namespace] = true
-			c.Objects = append(c.Objects, service(d.KubeService, book.nextServiceIP()))
+			ip := book.nextServiceIP()
+			c.Objects = append(c.Objects, service(d.KubeService, ip))
+			c.Services = append(c.Services, LocalService{Destination: d, IP: ip})
 			pods := backendPods(in, d, book)
 			c.Pods[d.Key] = pods
 			for _, p := range pods {
@@ -176,7 +188,9 @@ func service(svc *KubeService, clusterIP string) *corev1.Service {
 }
 
 // backendPods places the pods that back a Destination: one per endpoint the Destination lists
-// (with its address and labels), or one with the workload labels when it lists none.
+// (with its address and labels); when it lists none, one per Workload of the inputs whose pods
+// the Service selects (with the Workload's labels and account), or else one with the selector's
+// labels.
 func backendPods(in *Inputs, d *Destination, book *addressBook) []Pod {
 	svc := d.KubeService
 	if len(svc.WorkloadSelectorLabels) == 0 {
@@ -196,7 +210,13 @@ func backendPods(in *Inputs, d *Destination, book *addressBook) []Pod {
 			if ip == "" {
 				ip = book.nextPodIP()
 			}
-			pods = append(pods, Pod{IP: ip, Labels: labels})
+			account, known := serviceAccountFor(in, svc, labels)
+			pods = append(pods, Pod{IP: ip, Labels: labels, ServiceAccount: account, AccountKnown: known})
+		}
+	}
+	if len(pods) == 0 {
+		for _, k := range selectedWorkloads(in, svc) {
+			pods = append(pods, Pod{IP: book.nextPodIP(), Labels: k.PodLabels, ServiceAccount: accountOf(k), AccountKnown: true})
 		}
 	}
 	if len(pods) == 0 {
@@ -204,35 +224,65 @@ func backendPods(in *Inputs, d *Destination, book *addressBook) []Pod {
 		for k, v := range svc.WorkloadSelectorLabels {
 			labels[k] = v
 		}
-		pods = append(pods, Pod{IP: book.nextPodIP(), Labels: labels})
+		pods = append(pods, Pod{IP: book.nextPodIP(), Labels: labels, ServiceAccount: "default"})
 	}
 	for i := range pods {
 		pods[i].Name = fmt.Sprintf("%s-%d", svc.Ref.Name, i)
 		pods[i].Namespace = svc.Ref.Namespace
-		pods[i].ServiceAccount = serviceAccountFor(in, svc, pods[i].Labels)
 	}
 	return pods
 }
 
-// serviceAccountFor is the account of the Workload (same cluster and namespace) whose pod labels
-// the pod carries, or Kubernetes' `default`.
-func serviceAccountFor(in *Inputs, svc *KubeService, labels map[string]string) string {
+// workloadsIn are the Kubernetes Workloads of the inputs in the Service's cluster and namespace.
+func workloadsIn(in *Inputs, svc *KubeService) []*KubernetesWorkload {
+	var out []*KubernetesWorkload
 	for _, w := range in.Workloads {
 		k := w.Kubernetes
-		if k == nil || k.Controller.ClusterName != svc.Ref.ClusterName || k.Controller.Namespace != svc.Ref.Namespace {
-			continue
-		}
-		matches := len(k.PodLabels) > 0
-		for key, v := range k.PodLabels {
-			if labels[key] != v {
-				matches = false
-			}
-		}
-		if matches && k.ServiceAccountName != "" {
-			return k.ServiceAccountName
+		if k != nil && k.Controller.ClusterName == svc.Ref.ClusterName && k.Controller.Namespace == svc.Ref.Namespace {
+			out = append(out, k)
 		}
 	}
-	return "default"
+	return out
+}
+
+// selectedWorkloads are the Workloads whose pods the Service's selector selects: their pod
+// labels include every label of the selector, as Kubernetes selects pods.
+func selectedWorkloads(in *Inputs, svc *KubeService) []*KubernetesWorkload {
+	var out []*KubernetesWorkload
+	for _, k := range workloadsIn(in, svc) {
+		if labelsInclude(k.PodLabels, svc.WorkloadSelectorLabels) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func labelsInclude(labels, selector map[string]string) bool {
+	for key, v := range selector {
+		if got, ok := labels[key]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// accountOf is the Workload's service account; a pod that names none runs as `default`.
+func accountOf(k *KubernetesWorkload) string {
+	if k.ServiceAccountName == "" {
+		return "default"
+	}
+	return k.ServiceAccountName
+}
+
+// serviceAccountFor is the account of the Workload (same cluster and namespace) whose pod labels
+// the pod carries, and whether one does; otherwise Kubernetes' `default`.
+func serviceAccountFor(in *Inputs, svc *KubeService, labels map[string]string) (string, bool) {
+	for _, k := range workloadsIn(in, svc) {
+		if len(k.PodLabels) > 0 && labelsInclude(labels, k.PodLabels) {
+			return accountOf(k), true
+		}
+	}
+	return "default", false
 }
 
 func pod(p Pod, svc *KubeService) *corev1.Pod {

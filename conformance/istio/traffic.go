@@ -169,6 +169,7 @@ func simulateTraffic(t *testing.T, in *Inputs, exp *Expectations, generated map[
 	}
 	for _, name := range names {
 		w.plainCalls(w.clusters[name])
+		w.localCalls(w.clusters[name])
 	}
 }
 
@@ -278,6 +279,7 @@ func (w *World) federatedCall(call FederatedCall) {
 	envoyCluster := xdstest.ExtractCluster(wantCluster, clientSim.Clusters)
 	sni := sniOf(call.Host, call.Port.Port)
 	alpn := w.checkClientTLS(clientCluster, subject, envoyCluster, sni)
+	w.checkServerIdentity(call, clientCluster, envoyCluster, subject)
 	w.checkRemoteEndpoints(call, clientCluster, clientProxy, envoyCluster, subject)
 
 	for _, gw := range call.Gateways {
@@ -365,6 +367,35 @@ func (w *World) checkClientTLS(clientCluster, subject string, c *cluster.Cluster
 		return alpn[0]
 	}
 	return "istio"
+}
+
+// checkServerIdentity: the client must accept the certificate of every pod that serves the
+// host (else its calls fail the handshake), and where the inputs' Workloads name the serving
+// workloads' accounts it must check that identity, not only that the certificate chains to the
+// shared root (any workload of any cluster of the VirtualMesh has such a certificate).
+func (w *World) checkServerIdentity(call FederatedCall, clientCluster string, c *cluster.Cluster, subject string) {
+	ctx := upstreamTLS(c.GetTransportSocket())
+	if ctx == nil {
+		return // checkClientTLS has said why
+	}
+	matchers := sanMatchers(ctx)
+	servingCluster := call.Destination.KubeService.Ref.ClusterName
+	td := trustDomain(call.ServingMesh)
+	known := false
+	for _, p := range w.clusters[servingCluster].Pods[call.Destination.Key] {
+		id := fmt.Sprintf("spiffe://%s/ns/%s/sa/%s", td, p.Namespace, p.ServiceAccount)
+		if len(matchers) > 0 && !anySANMatches(matchers, id) {
+			w.report.fail(clientCluster, "identity", subject,
+				"cluster %s accepts servers whose URI SAN matches %s; pod %s/%s of %s presents %s, so the TLS handshake fails",
+				c.GetName(), describeMatchers(matchers), p.Namespace, p.Name, servingCluster, id)
+		}
+		known = known || p.AccountKnown
+	}
+	if known && len(matchers) == 0 {
+		w.report.fail(clientCluster, "identity", subject,
+			"cluster %s checks no server identity: any workload with a certificate from the shared root could answer for %s, "+
+				"although the inputs' Workloads name the accounts that serve it", c.GetName(), call.Host)
+	}
 }
 
 func endpointAddresses(cla *endpoint.ClusterLoadAssignment) []string {
@@ -486,9 +517,9 @@ func downstreamTLS(fc *listener.FilterChain) *tls.DownstreamTlsContext {
 	return tlsContext[tls.DownstreamTlsContext](fc.GetTransportSocket())
 }
 
-// sanMatchers are the peer SAN matchers of a server TLS context, typed or not: Istio writes the
+// sanMatchers are the peer SAN matchers of a TLS context (a server's or a client's), typed or not: Istio writes the
 // untyped match_subject_alt_names, which Envoy applies to every SAN of the peer certificate.
-func sanMatchers(ctx *tls.DownstreamTlsContext) []*tls.SubjectAltNameMatcher {
+func sanMatchers(ctx interface{ GetCommonTlsContext() *tls.CommonTlsContext }) []*tls.SubjectAltNameMatcher {
 	common := ctx.GetCommonTlsContext()
 	validation := common.GetValidationContext()
 	if combined := common.GetCombinedValidationContext(); combined != nil {
@@ -660,6 +691,50 @@ func (w *World) plainCalls(c *Cluster) {
 		} else if result.ClusterMatched != want {
 			w.report.fail(c.Name, "capture", subject, "an in-mesh call to %s:%d is captured by cluster %q",
 				c.PlainIP, number, result.ClusterMatched)
+		}
+	}
+}
+
+// localCalls: an in-mesh call to each Service of the cluster, by its cluster-local name, must
+// keep Istio's auto mTLS (Istio mTLS to endpoints labelled as having a sidecar, plaintext to the
+// others). A DestinationRule that sets a TLS mode for the host applies it to every endpoint, so
+// a pod of the Service without a sidecar, or a gateway port that expects plaintext, receives TLS
+// it cannot read: such a call fails although the inputs never asked for it.
+func (w *World) localCalls(c *Cluster) {
+	if w.servers[c.Name] == nil {
+		return
+	}
+	_, sim := w.clientProxy(c.Name)
+	for _, svc := range c.Services {
+		ks := svc.Destination.KubeService
+		h := fmt.Sprintf("%s.%s.svc.cluster.local", ks.Ref.Name, ks.Ref.Namespace)
+		for _, p := range ks.Ports {
+			if strings.EqualFold(p.Protocol, "UDP") || strings.EqualFold(p.Protocol, "SCTP") {
+				continue
+			}
+			proto, appTLS := callProtocol(p)
+			subject := fmt.Sprintf("%s:%d from %s", h, p.Port, c.Name)
+			result := sim.Run(simulation.Call{
+				Address: svc.IP, Port: int(p.Port), Protocol: proto, TLS: appTLS,
+				HostHeader: h, CallMode: simulation.CallModeOutbound,
+			})
+			want := model.BuildSubsetKey(model.TrafficDirectionOutbound, "", host.Name(h), int(p.Port))
+			if result.Error != nil {
+				w.report.fail(c.Name, "local", subject, "an in-mesh call fails: %v", result.Error)
+				continue
+			}
+			if result.ClusterMatched != want {
+				w.report.fail(c.Name, "local", subject, "an in-mesh call to %s:%d goes to cluster %q, not %q",
+					svc.IP, p.Port, result.ClusterMatched, want)
+				continue
+			}
+			ec := xdstest.ExtractCluster(want, sim.Clusters)
+			if upstreamTLS(ec.GetTransportSocket()) != nil {
+				w.report.fail(c.Name, "local", subject,
+					"cluster %s applies TLS to every endpoint (a DestinationRule's tls mode replaces Istio's auto mTLS): "+
+						"a pod of %s without a sidecar, or a port that expects plaintext, receives TLS it cannot read",
+					want, svc.Destination.Key)
+			}
 		}
 	}
 }

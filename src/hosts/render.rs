@@ -16,6 +16,9 @@ use crate::index::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, Ownership, ownership};
 use crate::krm::Item;
 use crate::model::config::{CONFIG_API_VERSION, CONFIG_KIND, RenderConfig};
 use crate::render::outputs::CLUSTER_ANNOTATION;
+use crate::render::settings::{
+    SETTINGS_ANNOTATION, SETTINGS_CLUSTER_ANNOTATION, SETTINGS_DIR, SETTINGS_FORMAT, settings_path,
+};
 use crate::{OutputStyle, RunOptions};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,7 +96,13 @@ fn prepare(args: &RenderArgs) -> Result<(Prepared, Reply), Reply> {
         &RunOptions {
             config: Some(config),
             base_dir,
-            ..RunOptions::new(OutputStyle::GeneratedStream)
+            // With --out, the management items come too: each mesh's Istio settings are
+            // written beside the clusters' directories.
+            ..RunOptions::new(if args.out.is_some() {
+                OutputStyle::GeneratedWithManagement
+            } else {
+                OutputStyle::GeneratedStream
+            })
         },
     );
     if outcome.failed() {
@@ -258,10 +267,25 @@ impl Scope<'_> {
                 display(&dir.join(path))
             ));
         }
-        let existing: BTreeMap<PathBuf, String> = owned
+        let mut existing: BTreeMap<PathBuf, String> = owned
             .into_iter()
             .map(|(path, text)| (prefix.join(path), text))
             .collect();
+        // The Istio settings: every cluster's, or the one cluster's with --cluster.
+        let settings_dir = out.join(SETTINGS_DIR);
+        let (settings, labelled) = owned_files(&settings_dir, 1).map_err(Reply::fail)?;
+        for path in labelled {
+            reply.note(format!(
+                "{} carries the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE} but is not the Istio settings vmesh renders; it is left alone",
+                display(&settings_dir.join(path))
+            ));
+        }
+        let own_settings = self.cluster.map(|c| PathBuf::from(format!("{c}.yaml")));
+        for (path, text) in settings {
+            if own_settings.as_ref().is_none_or(|own| *own == path) {
+                existing.insert(Path::new(SETTINGS_DIR).join(path), text);
+            }
+        }
         for path in wanted.keys() {
             let full = out.join(path);
             if std::fs::symlink_metadata(&full).is_ok() && !existing.contains_key(path) {
@@ -285,7 +309,29 @@ fn files(stream: &str) -> Result<BTreeMap<PathBuf, String>, String> {
             serde_saphyr::from_str_with_options(document, crate::yaml::parse::options())
                 .map_err(|e| format!("internal error: a generated document does not parse: {e}"))?;
         let annotations = &value["metadata"]["annotations"];
+        if annotations[SETTINGS_ANNOTATION].as_str() == Some(SETTINGS_FORMAT) {
+            let cluster = annotations[SETTINGS_CLUSTER_ANNOTATION]
+                .as_str()
+                .unwrap_or("");
+            if !safe_component(cluster) {
+                return Err(format!(
+                    "cannot write the Istio settings of cluster {cluster:?}: the name is not usable as a file name"
+                ));
+            }
+            add_document(&mut files, PathBuf::from(settings_path(cluster)), document);
+            continue;
+        }
         let cluster = annotations[CLUSTER_ANNOTATION].as_str().unwrap_or("");
+        if cluster.is_empty() {
+            // A management item that is no cluster's and no settings (the root CA Secret,
+            // whose private key has no place in a rendered tree).
+            continue;
+        }
+        if cluster == SETTINGS_DIR {
+            return Err(format!(
+                "cannot write cluster {cluster}: OUT/{SETTINGS_DIR}/ holds every cluster's Istio settings; render this cluster alone with --cluster into another OUT, or rename it"
+            ));
+        }
         let namespace = value["metadata"]["namespace"].as_str().unwrap_or("");
         let kind = value["kind"].as_str().unwrap_or("");
         for (what, part) in [
@@ -302,13 +348,17 @@ fn files(stream: &str) -> Result<BTreeMap<PathBuf, String>, String> {
         }
         let kpt_path = crate::render::output_path(cluster, namespace, kind);
         let path = PathBuf::from(kpt_path.strip_prefix("clusters/").unwrap_or(&kpt_path));
-        let text = files.entry(path).or_default();
-        if !text.is_empty() {
-            text.push_str("---\n");
-        }
-        text.push_str(document);
+        add_document(&mut files, path, document);
     }
     Ok(files)
+}
+
+fn add_document(files: &mut BTreeMap<PathBuf, String>, path: PathBuf, document: &str) {
+    let text = files.entry(path).or_default();
+    if !text.is_empty() {
+        text.push_str("---\n");
+    }
+    text.push_str(document);
 }
 
 fn safe_component(part: &str) -> bool {

@@ -4,8 +4,10 @@
 use super::gateways::Gateway;
 use crate::model::common::{ClusterObjectRef, ObjectRef};
 use crate::model::config::EndpointsMode;
-use crate::model::discovery::{Endpoint, KubeService, KubeServicePort};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::model::discovery::{
+    Endpoint, KubeService, KubeServicePort, KubernetesWorkload, WorkloadSpec,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -97,10 +99,126 @@ pub struct Federation {
     pub remote_resolution: Resolution,
     pub local: LocalEntry,
     pub keepalive: Option<Keepalive>,
+    /// SPIFFE identities of the serving workloads, when the inputs' Workloads name them:
+    /// the remote ServiceEntries' `subjectAltNames`, so a client checks it reached them.
+    pub subject_alt_names: Vec<String>,
     /// The unique virtual IP of the remote ServiceEntries (assigned after all are known).
     pub vip: Ipv4Addr,
     /// Position in `Plan::federations` (the renderer caches per-federation contexts by it).
     pub index: usize,
+}
+
+/// Istio's trust domain when a mesh names none (MeshConfig `trustDomain`'s default).
+pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
+
+/// The inputs' Kubernetes Workloads, grouped by cluster and namespace, for the identities of
+/// the pods a Service selects.
+pub struct ServingIdentities<'a> {
+    by_namespace: HashMap<(&'a str, &'a str), Vec<&'a KubernetesWorkload>>,
+}
+
+impl<'a> ServingIdentities<'a> {
+    pub fn new(workloads: impl Iterator<Item = &'a WorkloadSpec>) -> Self {
+        let mut by_namespace: HashMap<_, Vec<_>> = HashMap::new();
+        for workload in workloads.filter_map(|w| w.kubernetes.as_ref()) {
+            let controller = &workload.controller;
+            by_namespace
+                .entry((
+                    controller.cluster_name.as_str(),
+                    controller.namespace.as_str(),
+                ))
+                .or_default()
+                .push(workload);
+        }
+        ServingIdentities { by_namespace }
+    }
+
+    /// The SPIFFE identities (`spiffe://<trust domain>/ns/<ns>/sa/<account>`, Istio's
+    /// `spiffe.MustGenSpiffeURI`) of the pods behind the Service, sorted. Where the
+    /// Destination lists endpoints, each endpoint's account is that of a Workload whose pod
+    /// labels the endpoint carries; otherwise the Workloads the Service's selector selects
+    /// (their pod labels include the selector's, as Kubernetes selects pods). `Ok(empty)`
+    /// when no Workload is known; `Err(address)` names an endpoint no Workload accounts for,
+    /// when others are known: the accounts are then incomplete, and a list that left one out
+    /// would make the client refuse that pod.
+    pub fn subject_alt_names(
+        &self,
+        service: &KubeService,
+        trust_domain: &str,
+    ) -> Result<Vec<String>, String> {
+        let reference = &service.service_ref;
+        let workloads: &[&KubernetesWorkload] = self
+            .by_namespace
+            .get(&(
+                reference.cluster_name.as_str(),
+                reference.namespace.as_str(),
+            ))
+            .map_or(&[], Vec::as_slice);
+        let endpoints: Vec<&Endpoint> = service
+            .endpoint_subsets
+            .iter()
+            .flat_map(|s| &s.endpoints)
+            .collect();
+        let mut accounts: BTreeSet<&str> = BTreeSet::new();
+        let mut uncovered = None;
+        if endpoints.is_empty() {
+            if !service.workload_selector_labels.is_empty() {
+                accounts.extend(
+                    workloads
+                        .iter()
+                        .filter(|w| includes(&w.pod_labels, &service.workload_selector_labels))
+                        .map(|w| account_of(w)),
+                );
+            }
+        } else {
+            for endpoint in endpoints {
+                let mut found = false;
+                for w in workloads.iter().filter(|w| {
+                    !w.pod_labels.is_empty() && includes(&endpoint.labels, &w.pod_labels)
+                }) {
+                    accounts.insert(account_of(w));
+                    found = true;
+                }
+                if !found && uncovered.is_none() {
+                    uncovered = Some(endpoint.ip_address.clone());
+                }
+            }
+        }
+        if let Some(address) = uncovered {
+            return if accounts.is_empty() {
+                Ok(Vec::new())
+            } else {
+                Err(address)
+            };
+        }
+        let trust_domain = if trust_domain.is_empty() {
+            DEFAULT_TRUST_DOMAIN
+        } else {
+            trust_domain
+        };
+        Ok(accounts
+            .into_iter()
+            .map(|account| {
+                format!(
+                    "spiffe://{trust_domain}/ns/{}/sa/{account}",
+                    reference.namespace
+                )
+            })
+            .collect())
+    }
+}
+
+/// Every label of `selector` is in `labels` with the same value.
+fn includes(labels: &BTreeMap<String, String>, selector: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// A pod that names no service account runs as the namespace's `default`.
+fn account_of(workload: &KubernetesWorkload) -> &str {
+    match workload.service_account_name.as_str() {
+        "" => "default",
+        account => account,
+    }
 }
 
 /// `<svc>.<ns>.svc.<cluster>.<suffix>` (`hostutils.BuildFederatedFQDN`).

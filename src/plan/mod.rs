@@ -19,7 +19,7 @@ use crate::model::config::{EndpointsMode, RenderConfig};
 use crate::model::discovery::{DestinationSpec, IngressGatewayInfo, IstioMesh, KubeService};
 use crate::model::networking::{GlobalAccessPolicy, TlsMode, VirtualMeshSpec};
 use access::{Rule, TrustDomains};
-use federation::{Federation, Keepalive, LocalEntry, ServicePort, Target};
+use federation::{Federation, Keepalive, LocalEntry, ServicePort, ServingIdentities, Target};
 use gateways::Gateway;
 use membership::Membership;
 use names::{format_duration, is_dns_label, is_dns_subdomain, parse_duration};
@@ -215,7 +215,8 @@ impl Plan {
 
     fn add_federations(&mut self, inputs: &Inputs, report: &mut Report) {
         let (candidates, target_lists) = federation_candidates(&self.meshes, inputs, report);
-        let built = self.build_federations(inputs, &candidates, report);
+        let identities = ServingIdentities::new(inputs.workloads.values().map(|w| &w.spec));
+        let built = self.build_federations(inputs, &candidates, &identities, report);
         let mut unreachable: BTreeSet<ObjectRef> = BTreeSet::new();
         for (candidate, federation) in candidates.iter().zip(built) {
             let Some(mut federation) = federation else {
@@ -251,6 +252,7 @@ impl Plan {
         &self,
         inputs: &Inputs,
         candidates: &[Candidate],
+        identities: &ServingIdentities,
         report: &mut Report,
     ) -> Vec<Option<Federation>> {
         let chunks: Vec<&[Candidate]> = candidates.chunks(FEDERATION_CHUNK).collect();
@@ -268,6 +270,7 @@ impl Plan {
                         c.service,
                         c.mesh_plan,
                         targets,
+                        identities,
                         &mut report,
                     )
                 })
@@ -289,6 +292,7 @@ impl Plan {
         service: &KubeService,
         mesh_plan: &MeshPlan,
         targets: Arc<[Target]>,
+        identities: &ServingIdentities,
         report: &mut Report,
     ) -> Option<Federation> {
         let mode = self.config.endpoints_mode();
@@ -311,6 +315,16 @@ impl Plan {
             return None;
         }
         let ports = service_ports(destination, service, mode, report);
+        if ports.is_empty() {
+            // A ServiceEntry without ports is refused by Istio's validation, and one whose
+            // ports were all left out carries nothing.
+            report.warning(
+                destination.item,
+                "spec.kubeService.ports",
+                "not federated: the Service has no port that east-west gateways can carry (TCP-based ports only); add one, or leave the Destination out of the VirtualMesh's federation selectors",
+            );
+            return None;
+        }
         let port_names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
         let mesh = &inputs.meshes[&mesh_plan.mesh];
         let region = if service.region.is_empty() {
@@ -366,6 +380,17 @@ impl Plan {
             },
             EndpointsMode::Pods => {
                 let endpoints = federation::pod_endpoints(service, &port_names);
+                if endpoints.is_empty() {
+                    // `endpoints: pods` copies the endpoints discovery saw; with none
+                    // (an ExternalName Service, a workload scaled to zero) every remote
+                    // ServiceEntry would route to nothing.
+                    report.warning(
+                        destination.item,
+                        "spec.kubeService.endpointSubsets",
+                        "not federated: the Service has no endpoints, and `endpoints: pods` federates the pods discovery saw (scale the workload up and discover again, or use `endpoints: stable`, which follows the Service's selector)",
+                    );
+                    return None;
+                }
                 match federation::resolution(endpoints.iter().map(|e| &e.address)) {
                     Ok(resolution) => LocalEntry::Pods {
                         endpoints,
@@ -383,6 +408,18 @@ impl Plan {
                 }
             }
         };
+        let subject_alt_names = identities
+            .subject_alt_names(service, &mesh_plan.trust_domain)
+            .unwrap_or_else(|address| {
+                report.warning(
+                    destination.item,
+                    "spec.kubeService.endpointSubsets",
+                    format!(
+                        "clients in other clusters will not check the server's identity: endpoint {address} matches no Workload (no Workload's podLabels are all among its labels), so the accounts that serve this Service are not all known; list every Workload behind it, as vmesh discover does"
+                    ),
+                );
+                Vec::new()
+            });
         let vm = &inputs.virtual_meshes[&mesh_plan.virtual_mesh];
         Some(Federation {
             destination: destination.object_ref(),
@@ -396,6 +433,7 @@ impl Plan {
             remote_resolution,
             local,
             keepalive: keepalive(vm),
+            subject_alt_names,
             vip: Ipv4Addr::UNSPECIFIED,
             index: 0,
         })
@@ -480,6 +518,17 @@ impl Plan {
                 rules,
             });
         }
+    }
+
+    /// Whether a DestinationRule for a Service's cluster-local host is rendered. Not for
+    /// `ISTIO_MUTUAL`: Istio's auto mTLS already sends Istio mTLS to every endpoint with a
+    /// sidecar and plaintext to the others, while a rule that sets ISTIO_MUTUAL forces mTLS
+    /// onto every endpoint and so breaks in-mesh calls to sidecar-less pods and to gateway
+    /// ports that expect plaintext (Istio's `cluster_builder` applies a rule's TLS to all
+    /// endpoints; auto mTLS adds a transport socket match on `tlsMode: istio`). Other modes
+    /// are the user's explicit choice and are rendered as Gloo Mesh does.
+    pub fn renders_local_rules(&self) -> bool {
+        self.tls_mode != TlsMode::IstioMutual
     }
 
     /// The local FQDN of a Destination's Service (for hosts seen from its own cluster).

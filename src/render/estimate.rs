@@ -89,7 +89,9 @@ pub fn estimate(plan: &Plan, inputs: &Inputs) -> BTreeMap<String, Estimate> {
                 &target.cluster,
                 OBJECT_FLOOR + 2 * host + entries * ENTRY_FLOOR,
             );
-            at(&target.cluster, OBJECT_FLOOR + host);
+            if target.cluster != federation.service.cluster_name || plan.renders_local_rules() {
+                at(&target.cluster, OBJECT_FLOOR + host);
+            }
         }
         let Some(source) = plan.meshes.get(&federation.source_mesh) else {
             continue;
@@ -108,7 +110,9 @@ pub fn estimate(plan: &Plan, inputs: &Inputs) -> BTreeMap<String, Estimate> {
     }
     for destination in &plan.destinations {
         let cluster = destination.service.cluster_name.as_str();
-        at(cluster, OBJECT_FLOOR + destination.local_fqdn.len());
+        if plan.renders_local_rules() {
+            at(cluster, OBJECT_FLOOR + destination.local_fqdn.len());
+        }
         if !destination.rules.is_empty() {
             at(cluster, OBJECT_FLOOR + rules_bytes(destination));
         }

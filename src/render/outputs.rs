@@ -133,7 +133,7 @@ pub fn outputs<'p>(
     }
     for destination in &plan.destinations {
         if wanted(&destination.service.cluster_name) {
-            destination_outputs(destination, &mut out);
+            destination_outputs(plan, destination, &mut out);
         }
     }
     out
@@ -281,6 +281,11 @@ fn federation_outputs<'p>(
             destination: Some(&federation.destination),
             source: Source::RemoteServiceEntry(federation),
         });
+        // A mesh in the serving cluster itself gets Gloo Mesh's rule for the cluster-local
+        // host, which is a local rule like any other (see `Plan::renders_local_rules`).
+        if same_cluster && !plan.renders_local_rules() {
+            continue;
+        }
         out.push(Output {
             kind: OutputKind::DestinationRuleRemote,
             cluster,
@@ -325,7 +330,11 @@ fn federation_outputs<'p>(
     }
 }
 
-fn destination_outputs<'p>(destination: &'p DestinationPlan, out: &mut Vec<Output<'p>>) {
+fn destination_outputs<'p>(
+    plan: &Plan,
+    destination: &'p DestinationPlan,
+    out: &mut Vec<Output<'p>>,
+) {
     let base = |kind, source| Output {
         kind,
         cluster: &destination.service.cluster_name,
@@ -335,10 +344,12 @@ fn destination_outputs<'p>(destination: &'p DestinationPlan, out: &mut Vec<Outpu
         destination: Some(&destination.destination),
         source,
     };
-    out.push(base(
-        OutputKind::DestinationRuleLocal,
-        Source::LocalDestinationRule(destination),
-    ));
+    if plan.renders_local_rules() {
+        out.push(base(
+            OutputKind::DestinationRuleLocal,
+            Source::LocalDestinationRule(destination),
+        ));
+    }
     if !destination.rules.is_empty() {
         out.push(base(
             OutputKind::AuthorizationPolicyDestination,
@@ -512,6 +523,7 @@ pub fn source_context<'p>(output: &Output<'p>, plan: &'p Plan) -> SourceContext<
                 ports: ports(&f.ports, false),
                 resolution: f.remote_resolution.as_str(),
                 endpoints: endpoints(&f.remote_endpoints),
+                subject_alt_names: &f.subject_alt_names,
                 service: ServiceContext::new(f),
             });
         }
@@ -589,6 +601,8 @@ pub struct RemoteServiceEntryContext<'p> {
     ports: Vec<PortContext<'p>>,
     resolution: &'static str,
     endpoints: Vec<EndpointContext<'p>>,
+    #[serde(rename = "subjectAltNames")]
+    subject_alt_names: &'p [String],
     service: ServiceContext<'p>,
 }
 

@@ -17,10 +17,14 @@ pub const SETTINGS_FORMAT: &str = "istiod-helm-values";
 /// `vmesh.dev/cluster`: the settings are a management item, applied to no cluster.
 pub const SETTINGS_CLUSTER_ANNOTATION: &str = "vmesh.dev/istio-settings-cluster";
 
-/// kpt path of a mesh's settings: one file per cluster, outside `clusters/` so that nothing
-/// that syncs a cluster's directory applies them.
+/// The directory of every cluster's settings, beside `clusters/` in a kpt package and beside
+/// the clusters' directories in `vmesh render --out`.
+pub const SETTINGS_DIR: &str = "istio-settings";
+
+/// Path of a mesh's settings: one file per cluster, outside any cluster's directory so that
+/// nothing that syncs a cluster's directory applies them.
 pub fn settings_path(cluster: &str) -> String {
-    format!("istio-settings/{cluster}.yaml")
+    format!("{SETTINGS_DIR}/{cluster}.yaml")
 }
 
 /// The Helm values text for one mesh. Strings are quoted as JSON, which YAML reads as the

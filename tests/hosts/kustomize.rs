@@ -67,7 +67,7 @@ fn assert_istio_objects(objects: &[Value], cluster: &str, prefix: &str) {
         .filter(|o| o["metadata"]["annotations"]["config.kubernetes.io/local-config"] != "true")
         .collect();
     assert!(
-        generated.len() >= 10,
+        generated.len() >= 9,
         "too few generated objects: {}",
         generated.len()
     );

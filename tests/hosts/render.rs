@@ -54,7 +54,7 @@ fn the_committed_example_output_is_up_to_date() {
     assert_eq!(text(&output.stdout), "", "no diff");
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("vmesh: functions/gitops/clusters is up to date (10 file(s))"),
+        stderr.contains("vmesh: functions/gitops/clusters is up to date (11 file(s))"),
         "{stderr}"
     );
     assert!(
@@ -82,7 +82,7 @@ fn render_writes_the_layout_check_reports_drift_and_stale_files_go() {
     );
     let again = vmesh(&sandbox, &repo, &["render", "meshes", "--out", "clusters"]);
     assert!(
-        text(&again.stderr).contains("clusters: 0 file(s) written, 0 removed, 10 unchanged"),
+        text(&again.stderr).contains("clusters: 0 file(s) written, 0 removed, 11 unchanged"),
         "{}",
         text(&again.stderr)
     );
@@ -232,7 +232,7 @@ fn render_prints_streams_and_one_clusters_slice() {
         ],
     );
     assert_success(&written, "vmesh render --cluster --out");
-    assert_eq!(tree(&repo.join("only")).len(), 4);
+    assert_eq!(tree(&repo.join("only")).len(), 5);
     assert!(
         repo.join("only/cluster-2/istio-system/gateway.yaml")
             .is_file()
@@ -357,4 +357,106 @@ fn flags_override_the_configuration_found_in_the_inputs() {
         &bad,
         "(meshes/gloo-mesh/vmesh-2.yaml) spec.clustr: functionConfig: unknown field",
     );
+}
+
+/// Each cluster's Istio settings go to `OUT/istio-settings/<cluster>.yaml`, beside the
+/// clusters' directories (nothing that syncs `OUT/<cluster>/` applies them), as the same
+/// ConfigMap kpt writes; `--cluster` touches that cluster's file only; a cluster named like
+/// the settings directory is refused rather than mixed into it.
+#[test]
+fn render_writes_each_clusters_istio_settings_beside_the_clusters() {
+    let sandbox = Sandbox::new();
+    let repo = gitops(&sandbox);
+    std::fs::remove_dir_all(repo.join("clusters")).unwrap();
+    let output = vmesh(&sandbox, &repo, &["render", "meshes", "--out", "clusters"]);
+    assert_success(&output, "vmesh render --out");
+    let written = tree(&repo.join("clusters"));
+    for cluster in ["cluster-1", "cluster-2"] {
+        let settings = &written[&format!("istio-settings/{cluster}.yaml")];
+        assert!(
+            settings.contains(&format!("vmesh.dev/istio-settings-cluster: {cluster}\n"))
+                && settings.contains("ISTIO_META_DNS_CAPTURE: \"true\""),
+            "{settings}"
+        );
+        assert!(
+            !written
+                .keys()
+                .any(|path| path.starts_with(&format!("{cluster}/")) && path.contains("settings")),
+            "no settings inside a cluster's directory: {:?}",
+            written.keys()
+        );
+    }
+    // The same objects as the kpt package's ResourceList output.
+    let kpt_style = vmesh(&sandbox, &repo, &["render", "meshes"]);
+    assert_success(&kpt_style, "vmesh render");
+    assert!(
+        !text(&kpt_style.stdout).contains("kind: ConfigMap"),
+        "a printed stream (Argo CD) carries no settings"
+    );
+
+    // --cluster: a stale settings file of another cluster stays, this cluster's is rewritten.
+    let other = repo.join("clusters/istio-settings/cluster-1.yaml");
+    let mine = repo.join("clusters/istio-settings/cluster-2.yaml");
+    let other_before = std::fs::read_to_string(&other).unwrap();
+    std::fs::write(&mine, "# hand-edited\n").unwrap();
+    let sliced = vmesh(
+        &sandbox,
+        &repo,
+        &[
+            "render",
+            "meshes",
+            "--cluster",
+            "cluster-2",
+            "--out",
+            "clusters",
+        ],
+    );
+    // A file vmesh did not write (a comment only) is never overwritten.
+    assert_fails(
+        &sliced,
+        "istio-settings/cluster-2.yaml exists and was not written by vmesh",
+    );
+    std::fs::remove_file(&mine).unwrap();
+    let sliced = vmesh(
+        &sandbox,
+        &repo,
+        &[
+            "render",
+            "meshes",
+            "--cluster",
+            "cluster-2",
+            "--out",
+            "clusters",
+        ],
+    );
+    assert_success(&sliced, "vmesh render --cluster --out");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), other_before);
+    assert_eq!(
+        std::fs::read_to_string(&mine).unwrap(),
+        written["istio-settings/cluster-2.yaml"]
+    );
+}
+
+#[test]
+fn a_cluster_named_like_the_settings_directory_is_refused_with_out() {
+    let sandbox = Sandbox::new();
+    let repo = gitops(&sandbox);
+    for file in [
+        "meshes/gloo-mesh/meshes.yaml",
+        "meshes/gloo-mesh/destinations.yaml",
+        "meshes/gloo-mesh/virtualmesh.yaml",
+    ] {
+        let path = repo.join(file);
+        let renamed = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("cluster-2", "istio-settings");
+        std::fs::write(&path, renamed).unwrap();
+    }
+    let before = tree(&repo.join("clusters"));
+    let output = vmesh(&sandbox, &repo, &["render", "meshes", "--out", "clusters"]);
+    assert_fails(
+        &output,
+        "cannot write cluster istio-settings: OUT/istio-settings/ holds every cluster's Istio settings",
+    );
+    assert_eq!(tree(&repo.join("clusters")), before, "nothing written");
 }
