@@ -262,18 +262,7 @@ impl Plan {
             let mut report = Report::new(items, &mut results);
             let federations: Vec<Option<Federation>> = chunk
                 .iter()
-                .map(|c| {
-                    let targets = c.targets.clone();
-                    self.federation(
-                        inputs,
-                        c.destination,
-                        c.service,
-                        c.mesh_plan,
-                        targets,
-                        identities,
-                        &mut report,
-                    )
-                })
+                .map(|c| self.federation(inputs, c, identities, &mut report))
                 .collect();
             (federations, results)
         });
@@ -288,13 +277,17 @@ impl Plan {
     fn federation(
         &self,
         inputs: &Inputs,
-        destination: &Resource<DestinationSpec>,
-        service: &KubeService,
-        mesh_plan: &MeshPlan,
-        targets: Arc<[Target]>,
+        candidate: &Candidate,
         identities: &ServingIdentities,
         report: &mut Report,
     ) -> Option<Federation> {
+        let Candidate {
+            destination,
+            service,
+            mesh_plan,
+            ..
+        } = *candidate;
+        let targets = candidate.targets.clone();
         let mode = self.config.endpoints_mode();
         let hostname =
             federation::federated_hostname(&service.service_ref, &mesh_plan.hostname_suffix);
