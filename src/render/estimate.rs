@@ -11,7 +11,7 @@
 use crate::index::Inputs;
 use crate::plan::Plan;
 use crate::plan::federation::LocalEntry;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Objects and bytes one cluster (or the run) will get.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +76,16 @@ pub fn estimate(plan: &Plan, inputs: &Inputs) -> BTreeMap<String, Estimate> {
         }
         if mesh.global_access {
             at(&mesh.cluster, OBJECT_FLOOR);
-            for _ in &mesh.ingress_gateways {
+            // One allow policy per gateway workload, as the renderer dedupes them.
+            let mut allowed: BTreeSet<(&str, &BTreeMap<String, String>)> = BTreeSet::new();
+            for info in &mesh.ingress_gateways {
+                allowed.insert((mesh.namespace.as_str(), &info.workload_labels));
                 at(&mesh.cluster, OBJECT_FLOOR);
+            }
+            for gateway in &mesh.gateways {
+                if allowed.insert((gateway.service.namespace.as_str(), &gateway.workload_labels)) {
+                    at(&mesh.cluster, OBJECT_FLOOR);
+                }
             }
         }
     }
