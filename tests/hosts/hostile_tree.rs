@@ -66,7 +66,13 @@ impl Tree {
         let repo = sandbox.copy(&root().join("functions/gitops"), "repo");
         let file = repo.join("meshes/gloo-mesh/destinations.yaml");
         let text = read(&file);
-        let reviews = &text[text.rfind("---\napiVersion").unwrap()..];
+        let reviews = format!(
+            "---\n{}\n",
+            text.split("\n---\n")
+                .find(|d| d.contains("name: reviews-bookinfo-cluster-1\n"))
+                .expect("the reviews Destination")
+                .trim_end()
+        );
         let mut grown = text.clone();
         for i in 0..extra {
             grown.push_str(&format!(

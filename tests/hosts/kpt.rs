@@ -101,7 +101,7 @@ fn kpt_fn_eval_and_a_source_sink_pipe_write_what_render_writes() {
             .collect::<Vec<_>>()
     };
     assert_eq!(clusters(&sunk), clusters(&tree(&rendered)));
-    assert_eq!(clusters(&sunk).len(), 9);
+    assert_eq!(clusters(&sunk).len(), 10);
 }
 
 pub fn run_with_stdin(command: &mut std::process::Command, stdin: &[u8]) -> std::process::Output {

@@ -54,7 +54,7 @@ fn the_committed_example_output_is_up_to_date() {
     assert_eq!(text(&output.stdout), "", "no diff");
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("vmesh: functions/gitops/clusters is up to date (11 file(s))"),
+        stderr.contains("vmesh: functions/gitops/clusters is up to date (12 file(s))"),
         "{stderr}"
     );
     assert!(
@@ -82,7 +82,7 @@ fn render_writes_the_layout_check_reports_drift_and_stale_files_go() {
     );
     let again = vmesh(&sandbox, &repo, &["render", "meshes", "--out", "clusters"]);
     assert!(
-        text(&again.stderr).contains("clusters: 0 file(s) written, 0 removed, 11 unchanged"),
+        text(&again.stderr).contains("clusters: 0 file(s) written, 0 removed, 12 unchanged"),
         "{}",
         text(&again.stderr)
     );
@@ -232,7 +232,7 @@ fn render_prints_streams_and_one_clusters_slice() {
         ],
     );
     assert_success(&written, "vmesh render --cluster --out");
-    assert_eq!(tree(&repo.join("only")).len(), 5);
+    assert_eq!(tree(&repo.join("only")).len(), 6);
     assert!(
         repo.join("only/cluster-2/istio-system/gateway.yaml")
             .is_file()
