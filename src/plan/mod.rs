@@ -9,6 +9,7 @@ pub mod membership;
 pub mod names;
 pub mod report;
 pub mod selectors;
+pub mod validate;
 pub mod vip;
 
 use crate::index::Inputs;
@@ -108,6 +109,7 @@ impl Plan {
         plan.add_federations(inputs, &mut report);
         plan.assign_vips(inputs, &mut report);
         plan.add_destinations(inputs, &mut report);
+        validate::check(inputs, &plan, &mut report);
         plan
     }
 

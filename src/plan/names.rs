@@ -62,6 +62,52 @@ pub fn is_label_value(s: &str) -> bool {
             && bytes[bytes.len() - 1].is_ascii_alphanumeric())
 }
 
+/// A DNS-1035 label (Kubernetes' rule for Service names, `ValidateServiceName` in
+/// k8s.io/kubernetes pkg/apis/core/validation): a DNS-1123 label that starts with a letter.
+pub fn is_dns1035_label(s: &str) -> bool {
+    is_dns_label(s) && s.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// A Kubernetes label key (`IsQualifiedName` in k8s.io/apimachinery
+/// pkg/util/validation): an optional DNS-1123 subdomain prefix and `/`, then a name of at
+/// most 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends.
+pub fn is_qualified_name(s: &str) -> bool {
+    let (prefix, name) = match s.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, s),
+    };
+    if let Some(prefix) = prefix
+        && (prefix.is_empty() || !is_dns_subdomain(prefix))
+    {
+        return false;
+    }
+    !name.is_empty() && is_label_value(name)
+}
+
+/// An Istio FQDN (`ValidateFQDN` in istio pkg/config/validation/agent): DNS-1123 labels,
+/// at most 255 characters, and a top-level label that is not all digits (Istio refuses
+/// numeric top-level domains).
+pub fn is_istio_fqdn(s: &str) -> bool {
+    s.len() <= 253 && is_dns_subdomain(s) && !numeric_top_level(s)
+}
+
+/// The last label of a dotted name is all digits (`example.123`).
+pub fn numeric_top_level(s: &str) -> bool {
+    let last = s.rsplit('.').next().unwrap_or("");
+    !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A cluster name vmesh can use as one path component (`clusters/<cluster>/…` in kpt's
+/// path annotation, `OUT/<cluster>/` for `vmesh render --out`): ASCII letters, digits,
+/// `.`, `_` and `-`, not starting with `.` (so never `.` or `..`), at most 253 bytes.
+pub fn is_path_safe_cluster(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && !s.starts_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// hashicorp/go-multierror's text, as Gloo Mesh's validation messages carry it.
 pub fn multierror(errors: &[String]) -> String {
     let head = match errors.len() {
@@ -187,5 +233,18 @@ mod tests {
         assert!(!is_dns_label("a.b"));
         assert!(is_dns_subdomain("reviews.bookinfo.svc.cluster-1.global"));
         assert!(!is_dns_subdomain("a..b"));
+        assert!(is_dns1035_label("echo"));
+        assert!(!is_dns1035_label("1echo"));
+        assert!(is_qualified_name("app.kubernetes.io/name"));
+        assert!(is_qualified_name("Version_2"));
+        assert!(!is_qualified_name("/app"));
+        assert!(!is_qualified_name("a/b/c"));
+        assert!(!is_qualified_name("app;rm"));
+        assert!(is_istio_fqdn("echo.apps.svc.cluster-1.global"));
+        assert!(!is_istio_fqdn("echo.apps.svc.cluster-1.123"));
+        assert!(is_path_safe_cluster("gke_proj_us-east1_c1"));
+        assert!(!is_path_safe_cluster("../../x"));
+        assert!(!is_path_safe_cluster(".."));
+        assert!(!is_path_safe_cluster("a/b"));
     }
 }
