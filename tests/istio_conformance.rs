@@ -352,3 +352,32 @@ fn the_harness_refuses_to_judge_nothing() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("usage: check"), "{stderr}");
 }
+
+/// vmesh's validation rules where Istio is the authority (src/plan/validate.rs) and Istio's
+/// own validators give the same verdict on every value of
+/// `conformance/istio/testdata/verdicts.json`: the harness's TestVerdicts checks Istio's side,
+/// the unit test `plan::validate::tests::verdicts_agree_with_istio` vmesh's.
+#[test]
+fn istio_agrees_with_the_verdicts_vmesh_applies() {
+    let dir = common::root().join("conformance/istio");
+    let bin = dir.join(".bin/conformance.test");
+    let built = Command::new("go")
+        .args(["test", "-c", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&dir)
+        .status()
+        .expect("go (the harness needs Go; see the README)");
+    assert!(built.success(), "the harness does not build");
+    let output = Command::new(&bin)
+        .args(["-test.run", "^TestVerdicts$"])
+        .arg(dir.join("testdata/verdicts.json"))
+        .output()
+        .expect("run the harness");
+    assert!(
+        output.status.success(),
+        "Istio disagrees with a verdict:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -258,7 +258,7 @@ fn check_access_policies(inputs: &Inputs, report: &mut Report) {
                     policy.item,
                     &format!("spec.allowedPaths[{i}]"),
                     format!(
-                        "path {} {problem} (Istio's CheckValidPathTemplate): {what}. Write an exact path, a prefix or suffix with one '*', or whole segments {{*}} and a final {{**}}",
+                        "path {} {problem} (Istio's CheckEmptyValues, CheckValidPathTemplate): {what}. Write an exact path, a prefix or suffix with one '*', or whole segments {{*}} and a final {{**}}",
                         crate::model::quoted(path)
                     ),
                 );
@@ -409,36 +409,23 @@ fn check_gateways(inputs: &Inputs, plan: &Plan, report: &mut Report) {
             };
             for (i, address) in service.external_addresses.iter().enumerate() {
                 let field = format!("spec.kubeService.externalAddresses[{i}]");
-                if !address.dns_name.is_empty() && !super::names::is_istio_fqdn(&address.dns_name) {
-                    report.error(
-                        destination.item,
-                        &format!("{field}.dnsName"),
-                        format!(
-                            "{} is not a host name Istio accepts as an endpoint address (DNS-1123 labels, a top-level label that is not all digits; ValidateFQDN): other clusters reach the east-west gateway of mesh {} at it. Write the load balancer's DNS name, or its IP under ip",
-                            crate::model::quoted(&address.dns_name),
-                            mesh.mesh.key()
-                        ),
-                    );
-                }
-                if address.dns_name.is_empty()
-                    && !address.ip.is_empty()
-                    && address.ip.parse::<IpAddr>().is_err()
-                {
-                    let hint = if address.ip.contains('/') {
-                        "a CIDR is a range, not an address"
-                    } else {
-                        "it is not an IPv4 or IPv6 address"
-                    };
-                    report.error(
-                        destination.item,
-                        &format!("{field}.ip"),
-                        format!(
-                            "{} cannot be an endpoint address ({hint}): other clusters reach the east-west gateway of mesh {} at it. Write the load balancer's single IP, or a host name under dnsName",
-                            crate::model::quoted(&address.ip),
-                            mesh.mesh.key()
-                        ),
-                    );
-                }
+                let Some((which, problem)) = address_problem(&address.ip, &address.dns_name) else {
+                    continue;
+                };
+                let value = if which == "ip" {
+                    &address.ip
+                } else {
+                    &address.dns_name
+                };
+                report.error(
+                    destination.item,
+                    &format!("{field}.{which}"),
+                    format!(
+                        "{} cannot be an endpoint address ({problem}): other clusters reach the east-west gateway of mesh {} at it. Write the load balancer's single IP under ip, or its DNS name under dnsName",
+                        crate::model::quoted(value),
+                        mesh.mesh.key()
+                    ),
+                );
             }
             let name = sanitize_name(&format!(
                 "{}-{}",
@@ -456,6 +443,28 @@ fn check_gateways(inputs: &Inputs, plan: &Plan, report: &mut Report) {
             }
         }
     }
+}
+
+/// What is wrong with a gateway's external address, as `(field, problem)`: `dnsName` wins
+/// over `ip` (Gloo Mesh's order); an IP must parse, a name must pass Istio's `ValidateFQDN`.
+pub fn address_problem(ip: &str, dns_name: &str) -> Option<(&'static str, &'static str)> {
+    if !dns_name.is_empty() {
+        return (!super::names::is_istio_fqdn(dns_name)).then_some((
+            "dnsName",
+            "Istio accepts only DNS-1123 labels with a top-level label that is not all digits (ValidateFQDN)",
+        ));
+    }
+    if ip.is_empty() || ip.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    Some((
+        "ip",
+        if ip.contains('/') {
+            "a CIDR is a range, not an address"
+        } else {
+            "it is not an IPv4 or IPv6 address"
+        },
+    ))
 }
 
 /// Federated hosts: the SNI a client sends must fit BoringSSL's limit, and the host must
@@ -558,6 +567,59 @@ mod tests {
             "/{**}/{**}",
         ] {
             assert!(path_problem(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The values of conformance/istio/testdata/verdicts.json, whose `valid` is Istio's own
+    /// verdict (the harness's TestVerdicts checks it with Istio's validators): vmesh accepts
+    /// exactly those, except where `vmeshStricter` says it refuses a value Istio accepts.
+    #[test]
+    fn verdicts_agree_with_istio() {
+        let text = include_str!("../../conformance/istio/testdata/verdicts.json");
+        let all: serde_json::Value = serde_json::from_str(text).unwrap();
+        let cases = |key: &str| -> Vec<(serde_json::Value, String, bool)> {
+            all[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    let vmesh = c["valid"].as_bool().unwrap()
+                        && !c["vmeshStricter"].as_bool().unwrap_or(false);
+                    (
+                        c["value"].clone(),
+                        c["field"].as_str().unwrap_or("").to_string(),
+                        vmesh,
+                    )
+                })
+                .collect()
+        };
+        let text_of = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+        for (value, _, valid) in cases("paths") {
+            assert_eq!(path_problem(&text_of(&value)).is_ok(), valid, "{value}");
+        }
+        for (value, _, valid) in cases("methods") {
+            assert_eq!(!text_of(&value).is_empty(), valid, "{value}");
+        }
+        for (value, _, valid) in cases("ports") {
+            let port = value.as_u64().unwrap();
+            assert_eq!((1..=65535).contains(&port), valid, "{value}");
+        }
+        for (value, _, valid) in cases("namespaces") {
+            assert_eq!(is_dns_label(&text_of(&value)), valid, "{value}");
+        }
+        for (value, _, valid) in cases("hostnameSuffixes") {
+            let suffix = text_of(&value);
+            let vmesh = is_dns_subdomain(&suffix) && !numeric_top_level(&suffix);
+            assert_eq!(vmesh, valid, "{value}");
+        }
+        for (value, field, valid) in cases("gatewayAddresses") {
+            let address = text_of(&value);
+            let problem = if field == "ip" {
+                address_problem(&address, "")
+            } else {
+                address_problem("", &address)
+            };
+            assert_eq!(problem.is_none(), valid, "{value}");
         }
     }
 }
