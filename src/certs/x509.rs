@@ -219,6 +219,11 @@ pub struct CertInfo {
     pub not_before: SystemTime,
     pub not_after: SystemTime,
     pub is_ca: bool,
+    /// basicConstraints pathLenConstraint.
+    pub path_len: Option<u8>,
+    /// Whether keyUsage has keyCertSign; `None` without a keyUsage extension (then any
+    /// use is allowed, as Go's and OpenSSL's verifiers read it).
+    pub key_cert_sign: Option<bool>,
     pub public_key: Vec<u8>,
     pub uri_sans: Vec<String>,
     pub organization: String,
@@ -235,11 +240,18 @@ impl CertInfo {
         let tbs = cert.tbs_certificate();
         let validity = tbs.validity();
         let mut is_ca = false;
+        let mut path_len = None;
+        let mut key_cert_sign = None;
         let mut uri_sans = Vec::new();
         for ext in tbs.extensions().into_iter().flatten() {
             if ext.extn_id == BasicConstraints::OID {
                 if let Ok(bc) = BasicConstraints::from_der(ext.extn_value.as_bytes()) {
                     is_ca = bc.ca;
+                    path_len = bc.path_len_constraint;
+                }
+            } else if ext.extn_id == KeyUsage::OID {
+                if let Ok(ku) = KeyUsage::from_der(ext.extn_value.as_bytes()) {
+                    key_cert_sign = Some(ku.0.contains(KeyUsages::KeyCertSign));
                 }
             } else if ext.extn_id == SUBJECT_ALT_NAME
                 && let Ok(san) = SubjectAltName::from_der(ext.extn_value.as_bytes())
@@ -259,6 +271,8 @@ impl CertInfo {
             not_before: validity.not_before.to_system_time(),
             not_after: validity.not_after.to_system_time(),
             is_ca,
+            path_len,
+            key_cert_sign,
             public_key: tbs.subject_public_key_info().to_der().map_err(encode)?,
             uri_sans,
             organization: organization(tbs.subject()),
@@ -329,32 +343,46 @@ pub fn hex(bytes: &[u8]) -> String {
 fn verify(public_key_der: &[u8], algorithm: &str, message: &[u8], signature: &[u8]) -> bool {
     use rsa::pkcs8::DecodePublicKey;
     use rsa::signature::Verifier;
-    match algorithm {
-        "1.2.840.113549.1.1.11" => rsa::PublicKey::from_public_key_der(public_key_der)
+    use rsa::signature::hazmat::PrehashVerifier;
+    use sha2::{Digest, Sha384, Sha512};
+    fn rsa_verify<D>(public_key_der: &[u8], message: &[u8], signature: &[u8]) -> bool
+    where
+        D: Digest + spki::der::oid::AssociatedOid,
+    {
+        rsa::PublicKey::from_public_key_der(public_key_der)
             .ok()
             .and_then(|key| {
                 let signature = rsa::pkcs1v15::Signature::try_from(signature).ok()?;
-                rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key)
+                rsa::pkcs1v15::VerifyingKey::<D>::new(key)
                     .verify(message, &signature)
                     .ok()
             })
-            .is_some(),
-        "1.2.840.10045.4.3.2" => p256::ecdsa::VerifyingKey::from_public_key_der(public_key_der)
-            .ok()
-            .and_then(|key| {
-                let signature = p256::ecdsa::DerSignature::from_bytes(signature).ok()?;
-                key.verify(message, &signature).ok()
-            })
-            .is_some(),
-        "1.2.840.10045.4.3.3" => p384::ecdsa::VerifyingKey::from_public_key_der(public_key_der)
-            .ok()
-            .and_then(|key| {
-                let signature = p384::ecdsa::DerSignature::from_bytes(signature).ok()?;
-                key.verify(message, &signature).ok()
-            })
-            .is_some(),
-        _ => false,
+            .is_some()
     }
+    // ECDSA signs a hash; the curve is the key's, the hash the algorithm's (OpenSSL signs
+    // with SHA-256 whatever the curve, so P-384 keys with SHA-256 are common).
+    let ec_hash = match algorithm {
+        "1.2.840.113549.1.1.11" => return rsa_verify::<Sha256>(public_key_der, message, signature),
+        "1.2.840.113549.1.1.12" => return rsa_verify::<Sha384>(public_key_der, message, signature),
+        "1.2.840.113549.1.1.13" => return rsa_verify::<Sha512>(public_key_der, message, signature),
+        "1.2.840.10045.4.3.2" => Sha256::digest(message).to_vec(),
+        "1.2.840.10045.4.3.3" => Sha384::digest(message).to_vec(),
+        "1.2.840.10045.4.3.4" => Sha512::digest(message).to_vec(),
+        _ => return false,
+    };
+    if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(public_key_der) {
+        return p256::ecdsa::DerSignature::from_bytes(signature)
+            .ok()
+            .and_then(|s| p256::ecdsa::Signature::try_from(s).ok())
+            .is_some_and(|s| key.verify_prehash(&ec_hash, &s).is_ok());
+    }
+    if let Ok(key) = p384::ecdsa::VerifyingKey::from_public_key_der(public_key_der) {
+        return p384::ecdsa::DerSignature::from_bytes(signature)
+            .ok()
+            .and_then(|s| p384::ecdsa::Signature::try_from(s).ok())
+            .is_some_and(|s| key.verify_prehash(&ec_hash, &s).is_ok());
+    }
+    false
 }
 
 #[cfg(test)]
