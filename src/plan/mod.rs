@@ -245,6 +245,10 @@ impl Plan {
             self.federations.push(federation);
         }
         check_smart_dns(inputs, target_lists, report);
+        let names = names::remote_rule_names(self.federations.iter().map(|f| &f.service));
+        for (federation, name) in self.federations.iter_mut().zip(names) {
+            federation.remote_rule_name = name;
+        }
     }
 
     /// Each Destination's federation depends on nothing but its own inputs: built on every
@@ -392,6 +396,7 @@ impl Plan {
             virtual_mesh: mesh_plan.virtual_mesh.clone(),
             source_mesh: mesh_plan.mesh.clone(),
             hostname,
+            remote_rule_name: String::new(),
             targets,
             ports,
             remote_endpoints,

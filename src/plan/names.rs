@@ -108,6 +108,47 @@ pub fn is_path_safe_cluster(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// The longest Kubernetes object name (a DNS-1123 subdomain).
+pub const MAX_NAME: usize = 253;
+
+/// The names of the remote DestinationRules of federated Services, in the order given.
+/// Gloo Mesh's readable `<svc>-<ns>-<cluster>` is kept where it is unique and fits;
+/// Services whose readable names coincide (`a-b`/`c` and `a`/`b-c` in one cluster), or a
+/// name over 253 characters, get `<readable, cut>-<8 hex of SHA-256 of the Service's key
+/// name.namespace.cluster>` instead — every one of the colliding Services, so the name does
+/// not depend on input order (docs/decisions.md).
+pub fn remote_rule_names<'a>(
+    services: impl Iterator<Item = &'a crate::model::common::ClusterObjectRef>,
+) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    use std::collections::{BTreeSet, HashMap};
+    let services: Vec<&crate::model::common::ClusterObjectRef> = services.collect();
+    let readable: Vec<String> = services
+        .iter()
+        .map(|s| format!("{}-{}-{}", s.name, s.namespace, s.cluster_name))
+        .collect();
+    let mut keys_by_name: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for (name, service) in readable.iter().zip(&services) {
+        keys_by_name
+            .entry(name.as_str())
+            .or_default()
+            .insert(service.key());
+    }
+    readable
+        .iter()
+        .zip(&services)
+        .map(|(name, service)| {
+            if name.len() <= MAX_NAME && keys_by_name[name.as_str()].len() == 1 {
+                return name.clone();
+            }
+            let digest = Sha256::digest(service.key().as_bytes());
+            let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+            let cut = truncate_to_char_boundary(name, MAX_NAME - 9).trim_end_matches(['-', '.']);
+            format!("{cut}-{hash}")
+        })
+        .collect()
+}
+
 /// hashicorp/go-multierror's text, as Gloo Mesh's validation messages carry it.
 pub fn multierror(errors: &[String]) -> String {
     let head = match errors.len() {
@@ -224,6 +265,29 @@ mod tests {
             ]),
             "2 errors occurred:\n\t* 'name' must be specified'\n\t* 'namespace' must be specified'\n\n"
         );
+    }
+
+    #[test]
+    fn remote_rule_names_are_readable_unless_they_collide_or_are_too_long() {
+        use crate::model::common::ClusterObjectRef;
+        let service = |name: &str, namespace: &str, cluster: &str| ClusterObjectRef {
+            name: name.into(),
+            namespace: namespace.into(),
+            cluster_name: cluster.into(),
+        };
+        let a = service("a-b", "c", "cluster-1");
+        let b = service("a", "b-c", "cluster-1");
+        let other = service("echo", "apps", "cluster-1");
+        let long = service(&"s".repeat(63), &"n".repeat(63), &"c".repeat(200));
+        let names = remote_rule_names([&a, &b, &other, &a, &long].into_iter());
+        assert_eq!(names[2], "echo-apps-cluster-1");
+        assert_ne!(names[0], names[1]);
+        assert!(names[0].starts_with("a-b-c-cluster-1-") && names[0].len() == 24);
+        assert_eq!(names[0], names[3], "one Service, one name");
+        assert!(names[4].len() <= MAX_NAME && !names[4].ends_with('-'));
+        // Order does not matter.
+        let reversed = remote_rule_names([&b, &a].into_iter());
+        assert_eq!((&reversed[1], &reversed[0]), (&names[0], &names[1]));
     }
 
     #[test]
