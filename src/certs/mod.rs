@@ -231,12 +231,24 @@ pub fn issue(
             shared.intermediate_cert_options.as_ref(),
             DEFAULT_INTERMEDIATE_ORG,
         );
-        let jobs: Vec<MeshJob> = meshes
-            .into_iter()
-            .map(|mesh| {
+        // One cacerts per Istio installation namespace: istiod revisions side by side in
+        // one namespace (a canary upgrade) read the same Secret.
+        let mut groups: Vec<Vec<&MeshPlan>> = Vec::new();
+        for mesh in meshes {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].cluster == mesh.cluster && g[0].namespace == mesh.namespace)
+            {
+                Some(group) => group.push(mesh),
+                None => groups.push(vec![mesh]),
+            }
+        }
+        let jobs: Vec<MeshJob> = groups
+            .iter()
+            .map(|group| {
                 MeshJob::plan(
                     vm,
-                    mesh,
+                    group,
                     &root,
                     &options,
                     mtls.rotation_strategy,
@@ -588,7 +600,7 @@ fn new_root(options: &Options, mut source: KeySource, env: &CertEnv) -> Result<R
     let not_before = validity_start(env);
     let spec = CertSpec {
         organization: options.org.clone(),
-        uri_san: None,
+        uri_sans: Vec::new(),
         not_before,
         not_after: not_before + options.lifetime(),
         serial: source.serial(),
@@ -771,11 +783,32 @@ pub fn rfc3339(at: SystemTime) -> String {
         .unwrap_or_else(|_| "(a time out of range)".into())
 }
 
+/// istiod's SPIFFE identity in a mesh, which its intermediate CA carries.
+fn istiod_san(mesh: &MeshPlan) -> String {
+    let trust_domain = if mesh.trust_domain.is_empty() {
+        DEFAULT_TRUST_DOMAIN
+    } else {
+        &mesh.trust_domain
+    };
+    let service_account = if mesh.istiod_service_account.is_empty() {
+        DEFAULT_ISTIOD_SERVICE_ACCOUNT
+    } else {
+        &mesh.istiod_service_account
+    };
+    format!(
+        "spiffe://{trust_domain}/ns/{}/sa/{service_account}",
+        mesh.namespace
+    )
+}
+
 /// What to do for one mesh: the identity its intermediate must carry and its previous state.
 struct MeshJob<'a> {
+    /// The first (key order) of the meshes installed in one namespace of one cluster: every
+    /// istiod revision there reads the same `cacerts`.
     mesh: &'a MeshPlan,
     virtual_mesh: ObjectRef,
-    san: String,
+    /// istiod's identity in each of those meshes, sorted: all go into the intermediate.
+    sans: Vec<String>,
     step: Step,
     fresh_random: bool,
     seed_info: String,
@@ -837,7 +870,7 @@ impl<'a> MeshJob<'a> {
     #[allow(clippy::too_many_arguments)]
     fn plan(
         vm: &Resource<VirtualMeshSpec>,
-        mesh: &'a MeshPlan,
+        meshes: &[&'a MeshPlan],
         root: &RootCa,
         options: &Options,
         strategy: RotationStrategy,
@@ -845,20 +878,11 @@ impl<'a> MeshJob<'a> {
         env: &CertEnv,
         report: &mut Report,
     ) -> MeshJob<'a> {
-        let trust_domain = if mesh.trust_domain.is_empty() {
-            DEFAULT_TRUST_DOMAIN
-        } else {
-            &mesh.trust_domain
-        };
-        let service_account = if mesh.istiod_service_account.is_empty() {
-            DEFAULT_ISTIOD_SERVICE_ACCOUNT
-        } else {
-            &mesh.istiod_service_account
-        };
-        let san = format!(
-            "spiffe://{trust_domain}/ns/{}/sa/{service_account}",
-            mesh.namespace
-        );
+        let mesh = meshes[0];
+        let mut sans: Vec<String> = meshes.iter().map(|m| istiod_san(m)).collect();
+        sans.sort();
+        sans.dedup();
+        let san = sans.join(",");
         let prior = previous
             .cacerts
             .get(&(mesh.cluster.clone(), mesh.namespace.clone()))
@@ -866,7 +890,7 @@ impl<'a> MeshJob<'a> {
 
         let step = match prior {
             None => Step::Fresh,
-            Some(prior) => Self::step(prior, root, options, &san, strategy, env),
+            Some(prior) => Self::step(prior, root, options, &sans, strategy, env),
         };
         let field = "spec.mtlsConfig";
         let what = format!("mesh {} (cluster {})", mesh.mesh.key(), mesh.cluster);
@@ -890,7 +914,7 @@ impl<'a> MeshJob<'a> {
         MeshJob {
             mesh,
             virtual_mesh: vm.object_ref(),
-            san,
+            sans,
             step,
             fresh_random,
             seed_info,
@@ -902,7 +926,7 @@ impl<'a> MeshJob<'a> {
         prior: PreviousCaCerts,
         root: &RootCa,
         options: &Options,
-        san: &str,
+        sans: &[String],
         strategy: RotationStrategy,
         env: &CertEnv,
     ) -> Step {
@@ -930,7 +954,7 @@ impl<'a> MeshJob<'a> {
             return Step::Cleanup(Box::new(prior));
         }
         let reusable = usable
-            && prior.intermediate.uri_sans == [san.to_string()]
+            && prior.intermediate.uri_sans == sans
             && prior.options == options.annotation()
             && prior.intermediate.remaining_fraction(env.now) > options.grace_ratio
             && prior.intermediate.not_after <= root.info.not_after;
@@ -1022,7 +1046,7 @@ impl<'a> MeshJob<'a> {
         let not_before = validity_start(env).max(root.info.not_before);
         let spec = CertSpec {
             organization: options.org.clone(),
-            uri_san: Some(self.san.clone()),
+            uri_sans: self.sans.clone(),
             not_before,
             not_after: (not_before + options.lifetime()).min(root.info.not_after),
             serial: source.serial(),

@@ -33,8 +33,8 @@ use x509_cert::time::{Time, Validity};
 pub struct CertSpec {
     /// Subject organisation (`O=`).
     pub organization: String,
-    /// SPIFFE URI SAN (intermediates only).
-    pub uri_san: Option<String>,
+    /// SPIFFE URI SANs (intermediates only).
+    pub uri_sans: Vec<String>,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
     /// 16 bytes; the top bit is cleared so the serial is positive.
@@ -47,7 +47,7 @@ pub fn self_signed_root(spec: &CertSpec, key: &PrivateKey) -> Result<Vec<u8>, St
     let profile = Profile {
         issuer: subject.clone(),
         subject,
-        uri_san: None,
+        uri_sans: Vec::new(),
         path_len: None,
         authority_key_id: None,
     };
@@ -67,7 +67,7 @@ pub fn intermediate(
     let profile = Profile {
         issuer: issuer.tbs_certificate().subject().clone(),
         subject: subject(&spec.organization)?,
-        uri_san: spec.uri_san.clone(),
+        uri_sans: spec.uri_sans.clone(),
         path_len: Some(0),
         authority_key_id: subject_key_id(&issuer),
     };
@@ -86,7 +86,7 @@ fn subject(organization: &str) -> Result<Name, String> {
 struct Profile {
     issuer: Name,
     subject: Name,
-    uri_san: Option<String>,
+    uri_sans: Vec<String>,
     path_len: Option<u8>,
     /// The issuer's subject key identifier: verifiers match it against the authority key
     /// identifier, whatever method the issuer's key identifier was computed with.
@@ -151,10 +151,12 @@ impl BuilderProfile for Profile {
             };
             extensions.push(extension(&authority, false)?);
         }
-        if let Some(uri) = &self.uri_san {
-            let uri = Ia5String::new(uri)?;
-            let san = SubjectAltName(vec![GeneralName::UniformResourceIdentifier(uri)]);
-            extensions.push(extension(&san, false)?);
+        if !self.uri_sans.is_empty() {
+            let mut names = Vec::with_capacity(self.uri_sans.len());
+            for uri in &self.uri_sans {
+                names.push(GeneralName::UniformResourceIdentifier(Ia5String::new(uri)?));
+            }
+            extensions.push(extension(&SubjectAltName(names), false)?);
         }
         Ok(extensions)
     }
@@ -395,7 +397,7 @@ mod tests {
         let start = UNIX_EPOCH + Duration::from_secs(1_790_000_000);
         CertSpec {
             organization: org.into(),
-            uri_san: san.map(str::to_string),
+            uri_sans: san.map(str::to_string).into_iter().collect(),
             not_before: start,
             not_after: start + Duration::from_secs(86_400 * 30),
             serial: [serial; 16],
