@@ -760,6 +760,59 @@ fn user_roots_istio_would_refuse_are_errors() {
 
     let (cert, key) = openssl_root_with(&["genrsa", "-traditional", "1024"], &[ca]);
     refused(&render(&cert, &key, None), "a 1024-bit RSA key is outside");
+
+    // A CA certificate signed by another root is no trust anchor.
+    let (issuer_cert, issuer_key) = openssl_root_with(&rsa, &[ca, usage]);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |f: &str, text: &str| std::fs::write(dir.path().join(f), text).unwrap();
+    write("issuer.pem", &issuer_cert);
+    write("issuer-key.pem", &issuer_key);
+    write(
+        "ext.cnf",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+    );
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl must be installed");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&["genrsa", "-traditional", "-out", "key.pem", "2048"]);
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "key.pem",
+        "-subj",
+        "/O=Test/CN=Sub CA",
+        "-out",
+        "sub.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "sub.csr",
+        "-CA",
+        "issuer.pem",
+        "-CAkey",
+        "issuer-key.pem",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "cert.pem",
+    ]);
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    refused(
+        &render(&read("cert.pem"), &read("key.pem"), None),
+        "is not self-signed",
+    );
 }
 
 #[test]
