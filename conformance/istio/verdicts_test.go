@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+
+	"istio.io/istio/pkg/config/validation/agent"
 )
 
 type verdict struct {
@@ -26,6 +28,7 @@ type verdicts struct {
 	Ports            []verdict `json:"ports"`
 	Namespaces       []verdict `json:"namespaces"`
 	HostnameSuffixes []verdict `json:"hostnameSuffixes"`
+	TrustDomains     []verdict `json:"trustDomains"`
 	GatewayAddresses []verdict `json:"gatewayAddresses"`
 }
 
@@ -78,6 +81,15 @@ spec:
 	}
 	for _, c := range v.HostnameSuffixes {
 		judgeVerdict(t, "hostnameSuffix", c, serviceEntry(fmt.Sprintf("echo.apps.svc.cluster-1.%v", c.Value), "35.0.0.1", "STATIC"))
+	}
+	for _, c := range v.TrustDomains {
+		// The trust domain goes into the mesh config vmesh renders for each cluster.
+		err := agent.ValidateTrustDomain(fmt.Sprint(c.Value))
+		if (err == nil) != c.Valid {
+			t.Errorf("trust domain %v: testdata says valid=%v, Istio says error=%v", c.Value, c.Valid, err)
+		} else {
+			fmt.Fprintf(os.Stderr, "trust domain %v: Istio agrees (valid=%v)\n", c.Value, c.Valid)
+		}
 	}
 	for _, c := range v.GatewayAddresses {
 		address := fmt.Sprint(c.Value)

@@ -62,6 +62,24 @@ pub fn is_label_value(s: &str) -> bool {
             && bytes[bytes.len() - 1].is_ascii_alphanumeric())
 }
 
+/// A Kubernetes object name (`IsDNS1123Subdomain` in k8s.io/apimachinery
+/// pkg/util/validation): at most 253 characters of lowercase alphanumerics, `-` and `.`,
+/// each dot-separated part starting and ending alphanumeric. Unlike `is_dns_subdomain`
+/// (host names), a part may be longer than 63 characters.
+pub fn is_object_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|part| {
+            let bytes = part.as_bytes();
+            !bytes.is_empty()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+                && bytes[0] != b'-'
+                && bytes[bytes.len() - 1] != b'-'
+        })
+}
+
 /// A DNS-1035 label (Kubernetes' rule for Service names, `ValidateServiceName` in
 /// k8s.io/kubernetes pkg/apis/core/validation): a DNS-1123 label that starts with a letter.
 pub fn is_dns1035_label(s: &str) -> bool {
@@ -297,6 +315,9 @@ mod tests {
         assert!(!is_dns_label("a.b"));
         assert!(is_dns_subdomain("reviews.bookinfo.svc.cluster-1.global"));
         assert!(!is_dns_subdomain("a..b"));
+        assert!(is_object_name(&format!("allow-{}", "a".repeat(80))));
+        assert!(!is_object_name("Echo"));
+        assert!(!is_object_name(&"a".repeat(254)));
         assert!(is_dns1035_label("echo"));
         assert!(!is_dns1035_label("1echo"));
         assert!(is_qualified_name("app.kubernetes.io/name"));

@@ -16,8 +16,8 @@
 //! - Envoy/BoringSSL: an SNI over 255 bytes cannot be sent (TLS `server_name` limit).
 
 use super::names::{
-    is_dns_label, is_dns_subdomain, is_dns1035_label, is_label_value, is_path_safe_cluster,
-    is_qualified_name, numeric_top_level, sanitize_name,
+    is_dns_label, is_dns_subdomain, is_dns1035_label, is_label_value, is_object_name,
+    is_path_safe_cluster, is_qualified_name, numeric_top_level, sanitize_name,
 };
 use super::report::Report;
 use super::{DEFAULT_CLUSTER_DOMAIN, Plan};
@@ -170,8 +170,19 @@ fn check_meshes(inputs: &Inputs, report: &mut Report) {
                 ),
             );
         }
+        let trust_domain = &istio.trust_domain;
+        if !trust_domain.is_empty() && !is_trust_domain(trust_domain) {
+            report.error(
+                mesh.item,
+                "spec.istio.trustDomain",
+                format!(
+                    "trust domain {} is not one Istio accepts (DNS labels of letters, digits and '-', separated by dots; ValidateTrustDomain): istiod would refuse the mesh config vmesh renders for it, and every principal of its AuthorizationPolicies carries it. Write the mesh's meshConfig.trustDomain",
+                    crate::model::quoted(trust_domain)
+                ),
+            );
+        }
         let account = &istio.istiod_service_account;
-        if !account.is_empty() && !is_dns_subdomain(account) {
+        if !account.is_empty() && !is_object_name(account) {
             report.error(
                 mesh.item,
                 "spec.istio.istiodServiceAccount",
@@ -196,7 +207,7 @@ fn check_meshes(inputs: &Inputs, report: &mut Report) {
                 address
             });
             let policy = format!("allow-ingress-gateway-{name}");
-            if !is_dns_subdomain(&policy) {
+            if !is_object_name(&policy) {
                 report.error(
                     mesh.item,
                     &format!("spec.istio.ingressGateways[{i}]"),
@@ -208,7 +219,7 @@ fn check_meshes(inputs: &Inputs, report: &mut Report) {
             }
         }
         let settings = super::istio_settings_name(mesh_ref);
-        if !is_dns_subdomain(&settings) || !is_dns_label(&mesh_ref.namespace) {
+        if !is_object_name(&settings) || !is_dns_label(&mesh_ref.namespace) {
             report.error(
                 mesh.item,
                 "metadata.name",
@@ -321,7 +332,7 @@ fn check_access_policies(inputs: &Inputs, report: &mut Report) {
                             ),
                         );
                     }
-                    if !sa.name.is_empty() && !is_dns_subdomain(&sa.name) {
+                    if !sa.name.is_empty() && !is_object_name(&sa.name) {
                         report.error(
                             policy.item,
                             &format!("{field}.name"),
@@ -431,7 +442,7 @@ fn check_gateways(inputs: &Inputs, plan: &Plan, report: &mut Report) {
                 "{}-{}",
                 gateway.destination.name, gateway.destination.namespace
             ));
-            if !is_dns_subdomain(&name) {
+            if !is_object_name(&name) {
                 report.error(
                     destination.item,
                     "metadata.name",
@@ -443,6 +454,24 @@ fn check_gateways(inputs: &Inputs, plan: &Plan, report: &mut Report) {
             }
         }
     }
+}
+
+/// A trust domain as Istio's `ValidateTrustDomain` (pkg/config/validation/agent) accepts it:
+/// labels of `[A-Za-z0-9-]`, alphanumeric at both ends, at most 63 characters, separated by
+/// dots (a final dot allowed).
+pub fn is_trust_domain(domain: &str) -> bool {
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    !domain.is_empty()
+        && domain.split('.').all(|label| {
+            let bytes = label.as_bytes();
+            !bytes.is_empty()
+                && bytes.len() <= 63
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && bytes[0] != b'-'
+                && bytes[bytes.len() - 1] != b'-'
+        })
 }
 
 /// What is wrong with a gateway's external address, as `(field, problem)`: `dnsName` wins
@@ -611,6 +640,9 @@ mod tests {
             let suffix = text_of(&value);
             let vmesh = is_dns_subdomain(&suffix) && !numeric_top_level(&suffix);
             assert_eq!(vmesh, valid, "{value}");
+        }
+        for (value, _, valid) in cases("trustDomains") {
+            assert_eq!(is_trust_domain(&text_of(&value)), valid, "{value}");
         }
         for (value, field, valid) in cases("gatewayAddresses") {
             let address = text_of(&value);
