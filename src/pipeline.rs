@@ -280,7 +280,17 @@ fn cert_env(config: &RenderConfig, options: &RunOptions) -> Result<crate::certs:
             })?;
             let seconds = u64::try_from(at.as_second())
                 .map_err(|_| format!("functionConfig: caNotBefore {shown} is before 1970"))?;
-            Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
+            // Certificates that start later than now are refused by istiod and workloads
+            // ("not yet valid"); a few minutes of clock skew are allowed.
+            if at > now + crate::certs::FUTURE_ALLOWANCE {
+                return Err(format!(
+                    "functionConfig: caNotBefore {shown} is in the future (this render's clock says {}; more than {} minutes of skew): istiod and workloads would refuse the derived certificates as not yet valid. Set caNotBefore to a time that has passed",
+                    crate::certs::rfc3339(now),
+                    crate::certs::FUTURE_ALLOWANCE.as_secs() / 60
+                ));
+            }
+            Some(at)
         }
     };
     if seed.is_some() && not_before.is_none() {

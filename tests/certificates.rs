@@ -666,6 +666,155 @@ fn bad_trust_configuration_gives_clear_errors() {
     );
 }
 
+/// A root made with openssl with the given extensions (`-addext` values, basicConstraints
+/// among them), valid from now.
+fn openssl_root_with(key_args: &[&str], extensions: &[&str]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (command, options) = key_args.split_first().unwrap();
+    let status = Command::new("openssl")
+        .arg(command)
+        .args(["-out", "key.pem"])
+        .args(options)
+        .current_dir(dir.path())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl must be installed");
+    assert!(status.success());
+    let mut req = Command::new("openssl");
+    req.args([
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "key.pem",
+        "-subj",
+        "/O=Test/CN=Test Root",
+        "-days",
+        "30",
+        "-out",
+        "cert.pem",
+    ]);
+    for extension in extensions {
+        req.args(["-addext", extension]);
+    }
+    assert!(req.current_dir(dir.path()).status().unwrap().success());
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    (read("cert.pem"), read("key.pem"))
+}
+
+/// User roots that istiod or the workloads would refuse are errors on the root Secret, each
+/// saying what to change; the same root with the problem fixed renders (so each check is
+/// what refuses it).
+#[test]
+fn user_roots_istio_would_refuse_are_errors() {
+    let rsa = ["genrsa", "-traditional", "2048"];
+    let ca = "basicConstraints=critical,CA:TRUE";
+    let usage = "keyUsage=critical,keyCertSign,cRLSign";
+    let render = |cert: &str, key: &str, now: Option<SystemTime>| {
+        let extra = secret_item("root-ca", &[("root-cert.pem", cert), ("key.pem", key)]);
+        run_at(
+            &input(USER_ROOT, &extra, None),
+            now,
+            OutputStyle::ResourceList,
+        )
+    };
+    let refused = |outcome: &vmesh::Outcome, needle: &str| {
+        assert_eq!(outcome.exit_code, 1, "{needle}");
+        let error = outcome
+            .results
+            .iter()
+            .find(|r| r.severity == vmesh::krm::Severity::Error && r.message.contains(needle));
+        let error = error.unwrap_or_else(|| panic!("{needle}: {:?}", outcome.results));
+        assert_eq!(
+            error.resource_ref.as_ref().unwrap().kind,
+            "Secret",
+            "{needle}"
+        );
+    };
+
+    let (cert, key) = openssl_root_with(&rsa, &[ca, usage]);
+    assert_ok(&render(&cert, &key, None), "a root with keyCertSign");
+    // The same root an hour before it starts: not yet valid.
+    let an_hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+    refused(
+        &render(&cert, &key, Some(an_hour_ago)),
+        "is not valid before",
+    );
+    // Within the clock-skew allowance it is accepted.
+    let a_minute_ago = SystemTime::now() - std::time::Duration::from_secs(60);
+    assert_ok(
+        &render(&cert, &key, Some(a_minute_ago)),
+        "one minute of skew",
+    );
+
+    let (cert, key) = openssl_root_with(&rsa, &["basicConstraints=critical,CA:TRUE,pathlen:0"]);
+    refused(&render(&cert, &key, None), "pathlen:0");
+    let (cert, key) = openssl_root_with(&rsa, &["basicConstraints=critical,CA:TRUE,pathlen:1"]);
+    assert_ok(
+        &render(&cert, &key, None),
+        "pathlen:1 leaves room for the intermediate",
+    );
+
+    let (cert, key) = openssl_root_with(&rsa, &[ca, "keyUsage=critical,digitalSignature"]);
+    refused(&render(&cert, &key, None), "lacks keyCertSign");
+
+    let (cert, key) = openssl_root_with(&["genrsa", "-traditional", "1024"], &[ca]);
+    refused(&render(&cert, &key, None), "a 1024-bit RSA key is outside");
+
+    // A CA certificate signed by another root is no trust anchor.
+    let (issuer_cert, issuer_key) = openssl_root_with(&rsa, &[ca, usage]);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |f: &str, text: &str| std::fs::write(dir.path().join(f), text).unwrap();
+    write("issuer.pem", &issuer_cert);
+    write("issuer-key.pem", &issuer_key);
+    write(
+        "ext.cnf",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+    );
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl must be installed");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&["genrsa", "-traditional", "-out", "key.pem", "2048"]);
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "key.pem",
+        "-subj",
+        "/O=Test/CN=Sub CA",
+        "-out",
+        "sub.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "sub.csr",
+        "-CA",
+        "issuer.pem",
+        "-CAkey",
+        "issuer-key.pem",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "cert.pem",
+    ]);
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    refused(
+        &render(&read("cert.pem"), &read("key.pem"), None),
+        "is not self-signed",
+    );
+}
+
 #[test]
 fn seed_configuration_errors_name_the_setting() {
     let check = |spec: &str, needle: &str| {
@@ -674,7 +823,7 @@ fn seed_configuration_errors_name_the_setting() {
         let error = outcome.results.iter().find(|r| r.message.contains(needle));
         assert!(error.is_some(), "{needle}: {:?}", outcome.results);
         // A bad time is about caNotBefore; everything else about caSeed.
-        let field = if needle.contains("RFC 3339") {
+        let field = if needle.contains("RFC 3339") || needle.contains("in the future") {
             "spec.caNotBefore"
         } else {
             "spec.caSeed"
@@ -708,6 +857,11 @@ fn seed_configuration_errors_name_the_setting() {
         "{texts}"
     );
     assert!(!texts.contains(pasted), "{texts}");
+    // Certificates that start after now are "not yet valid" in istiod and every workload.
+    check(
+        "    caSeed: file:testdata/certs-generated-seeded/seed.txt\n    caNotBefore: \"2099-01-01T00:00:00Z\"\n",
+        "is in the future",
+    );
     check(
         "    caSeed: plain-text-seed\n    caNotBefore: \"2026-11-01T00:00:00Z\"\n",
         "must be env:NAME or file:PATH",

@@ -402,3 +402,83 @@ fn the_harness_refuses_to_judge_nothing() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("usage: check"), "{stderr}");
 }
+
+/// vmesh's validation rules where Istio is the authority (src/plan/validate.rs) and Istio's
+/// own validators give the same verdict on every value of
+/// `conformance/istio/testdata/verdicts.json`: the harness's TestVerdicts checks Istio's side,
+/// the unit test `plan::validate::tests::verdicts_agree_with_istio` vmesh's.
+#[test]
+fn istio_agrees_with_the_verdicts_vmesh_applies() {
+    let dir = common::root().join("conformance/istio");
+    let bin = dir.join(".bin/conformance.test");
+    let built = Command::new("go")
+        .args(["test", "-c", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&dir)
+        .status()
+        .expect("go (the harness needs Go; see the README)");
+    assert!(built.success(), "the harness does not build");
+    let output = Command::new(&bin)
+        .args(["-test.run", "^TestVerdicts$"])
+        .arg(dir.join("testdata/verdicts.json"))
+        .output()
+        .expect("run the harness");
+    assert!(
+        output.status.success(),
+        "Istio disagrees with a verdict:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Issue 13's property through Istio itself: 20 hostile topologies (the property tests'
+/// `hostile_topology`, fixed seed) are either refused by vmesh or render objects that pass
+/// every step of the harness, Istio's validators first.
+#[test]
+fn hostile_values_are_refused_or_pass_istio() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[13; 32]),
+    );
+    let strategy = common::strategies::hostile_topology();
+    let inputs: Vec<PathBuf> = (0..20)
+        .map(|i| {
+            let tree = strategy.new_tree(&mut runner).expect("a topology");
+            let path = dir.path().join(format!("hostile-{i:02}.yaml"));
+            std::fs::write(&path, resource_list(&tree.current().0.items())).expect("write");
+            path
+        })
+        .collect();
+    let (reports, table) = run_check(&["--vmesh", vmesh(), "--quiet"], &inputs);
+    let rendered = reports
+        .iter()
+        .filter(|r| r["refusedByVmesh"].is_null())
+        .count();
+    eprintln!("{rendered} of {} hostile inputs rendered", inputs.len());
+    let failed: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            failures(r).into_iter().map(move |f| {
+                format!(
+                    "{} {} {}: {}",
+                    r["input"].as_str().unwrap_or_default(),
+                    f["step"].as_str().unwrap_or_default(),
+                    f["subject"].as_str().unwrap_or_default(),
+                    f["message"].as_str().unwrap_or_default()
+                )
+            })
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "vmesh rendered objects Istio refuses:\n  {}\n\n{table}",
+        failed.join("\n  ")
+    );
+    assert!(
+        rendered > 0 && rendered < inputs.len(),
+        "the sample should hold both refused and rendered inputs ({rendered} of {} rendered)",
+        inputs.len()
+    );
+}

@@ -95,3 +95,100 @@ proptest! {
         prop_assert_eq!(&again.stdout, &first.stdout, "rendering the output again changed it");
     }
 }
+
+/// Kubernetes' DNS-1123 subdomain (object names), written here apart from vmesh's own.
+fn k8s_name(s: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(ok_char)
+        && s.split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+}
+
+/// Kubernetes' DNS-1123 label (namespaces).
+fn k8s_label(s: &str) -> bool {
+    s.len() <= 63 && !s.contains('.') && k8s_name(s)
+}
+
+/// Kubernetes' label value.
+fn k8s_label_value(s: &str) -> bool {
+    s.is_empty()
+        || (s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// What Kubernetes, kpt or Istio would refuse in one generated object.
+fn refused_by_apply(object: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let meta = &object["metadata"];
+    let name = meta["name"].as_str().unwrap_or("");
+    let namespace = meta["namespace"].as_str().unwrap_or("");
+    if !k8s_name(name) {
+        problems.push(format!("name {name:?}"));
+    }
+    if !k8s_label(namespace) {
+        problems.push(format!("namespace {namespace:?}"));
+    }
+    if let Some(path) = meta["annotations"]["internal.config.kubernetes.io/path"].as_str()
+        && path
+            .split('/')
+            .any(|c| c == ".." || c == "." || c.is_empty())
+    {
+        problems.push(format!("kpt path {path:?}"));
+    }
+    for pointer in [
+        "/spec/selector/matchLabels",
+        "/spec/workloadSelector/labels",
+        "/spec/selector",
+    ] {
+        if let Some(labels) = object.pointer(pointer).and_then(Value::as_object) {
+            for (key, value) in labels {
+                if let Some(value) = value.as_str()
+                    && !k8s_label_value(value)
+                {
+                    problems.push(format!("{pointer} {key}={value:?}"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 64, failure_persistence: None, ..Config::default() })]
+
+    /// Issue 13: with hostile names and values, vmesh either refuses (errors, the items
+    /// back unchanged) or renders objects Kubernetes, kpt and Istio all accept — never exit 0
+    /// with an object one of them would reject. (tests/istio_conformance.rs judges a fixed
+    /// sample of the same generator with Istio's own validators.)
+    #[test]
+    fn hostile_values_are_refused_or_render_valid_objects(
+        (topology, applied) in common::strategies::hostile_topology(),
+    ) {
+        let input = resource_list(&topology.items());
+        let outcome = common::run_function(&input);
+        let (items, _) = common::parse(&outcome.stdout);
+        if outcome.exit_code == 0 {
+            common::assert_valid_istio(&items, "hostile property");
+            let problems: Vec<String> = common::generated(&items)
+                .into_iter()
+                .flat_map(|o| {
+                    refused_by_apply(o).into_iter().map(move |p| {
+                        format!("{} {}: {p}", o["kind"].as_str().unwrap_or(""), o["metadata"]["name"])
+                    })
+                })
+                .collect();
+            prop_assert!(problems.is_empty(), "exit 0 with objects that would be refused ({applied:?}): {problems:#?}");
+        } else {
+            prop_assert!(
+                outcome.results.iter().any(|r| r.severity == vmesh::krm::Severity::Error),
+                "exit {} without an error result", outcome.exit_code
+            );
+            prop_assert_eq!(items, common::parse(&input).0, "a refused run must return the items unchanged");
+        }
+    }
+}

@@ -81,6 +81,15 @@ impl PrivateKey {
         }
     }
 
+    /// The RSA modulus size in bits; `None` for EC keys (their curve fixes the size).
+    pub fn rsa_bits(&self) -> Option<usize> {
+        use rsa::traits::PublicKeyParts;
+        match self {
+            PrivateKey::Rsa(k) => Some(k.n().bit_width() as usize),
+            _ => None,
+        }
+    }
+
     /// The key as PEM: PKCS#1 for RSA, SEC 1 for EC.
     pub fn to_pem(&self) -> String {
         let text = match self {

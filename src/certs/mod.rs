@@ -53,6 +53,11 @@ const DEFAULT_ISTIOD_SERVICE_ACCOUNT: &str = "istio-citadel";
 const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
 /// Fresh certificates start a minute in the past, for clocks that lag.
 const CLOCK_SKEW: Duration = Duration::from_secs(60);
+/// How far in the future a user's root CA (or a seeded `caNotBefore`) may start and still be
+/// accepted: clocks of the rendering machine, istiod and the workloads differ by seconds, not
+/// minutes (NTP), so five minutes covers skew without hiding a wrong date. istiod and
+/// workloads refuse a certificate before its notBefore ("not yet valid").
+pub const FUTURE_ALLOWANCE: Duration = Duration::from_secs(300);
 
 /// What the host provides: the time and, when configured, the seed.
 #[derive(Clone)]
@@ -226,12 +231,24 @@ pub fn issue(
             shared.intermediate_cert_options.as_ref(),
             DEFAULT_INTERMEDIATE_ORG,
         );
-        let jobs: Vec<MeshJob> = meshes
-            .into_iter()
-            .map(|mesh| {
+        // One cacerts per Istio installation namespace: istiod revisions side by side in
+        // one namespace (a canary upgrade) read the same Secret.
+        let mut groups: Vec<Vec<&MeshPlan>> = Vec::new();
+        for mesh in meshes {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].cluster == mesh.cluster && g[0].namespace == mesh.namespace)
+            {
+                Some(group) => group.push(mesh),
+                None => groups.push(vec![mesh]),
+            }
+        }
+        let jobs: Vec<MeshJob> = groups
+            .iter()
+            .map(|group| {
                 MeshJob::plan(
                     vm,
-                    mesh,
+                    group,
                     &root,
                     &options,
                     mtls.rotation_strategy,
@@ -583,7 +600,7 @@ fn new_root(options: &Options, mut source: KeySource, env: &CertEnv) -> Result<R
     let not_before = validity_start(env);
     let spec = CertSpec {
         organization: options.org.clone(),
-        uri_san: None,
+        uri_sans: Vec::new(),
         not_before,
         not_after: not_before + options.lifetime(),
         serial: source.serial(),
@@ -711,17 +728,87 @@ fn read_user_root(item: &Item, env: &CertEnv) -> Result<RootCa, String> {
             "data key \"key.pem\" does not match the certificate in \"root-cert.pem\"".into(),
         );
     }
-    if info.remaining_fraction(env.now) <= 0.0 {
-        return Err("data key \"root-cert.pem\": the certificate has expired".into());
-    }
+    root_problem(&info, &key, env.now)?;
     Ok(RootCa { info, key })
+}
+
+/// A user-provided root as istiod and the workloads will use it: the trust anchor of every
+/// chain (self-signed), allowed to sign the intermediate vmesh issues and, through it, the
+/// workload certificates (no pathLenConstraint 0; keyCertSign when keyUsage is present — Go's
+/// `CheckSignatureFrom` and OpenSSL refuse otherwise), valid now (not before its notBefore,
+/// with `FUTURE_ALLOWANCE` for clock skew; not expired), and a key of a size vmesh signs with
+/// (RSA 2048-8192 bits; EC keys are P-256 or P-384, the only curves read).
+fn root_problem(info: &CertInfo, key: &PrivateKey, now: SystemTime) -> Result<(), String> {
+    let cert = "data key \"root-cert.pem\"";
+    if let Some(bits) = key.rsa_bits()
+        && !(MIN_RSA_BITS as usize..=MAX_RSA_BITS as usize).contains(&bits)
+    {
+        return Err(format!(
+            "data key \"key.pem\": a {bits}-bit RSA key is outside the {MIN_RSA_BITS}-{MAX_RSA_BITS} bits vmesh accepts (shorter keys are refused by current TLS stacks, longer ones make every signature slow); use a root with a key in that range, or an EC P-256/P-384 key"
+        ));
+    }
+    if !info.signed_by(info) {
+        return Err(format!(
+            "{cert}: the certificate is not self-signed (or is signed with an algorithm vmesh cannot check): root-cert.pem is every workload's trust anchor, so it must be the root itself. Put the top certificate of the chain and its key in the Secret"
+        ));
+    }
+    if info.path_len == Some(0) {
+        return Err(format!(
+            "{cert}: basicConstraints pathlen:0 forbids any CA below the root, but vmesh signs each mesh's intermediate with it (istiod would load cacerts, then every workload chain fails \"too many intermediates for path length constraint\"). Reissue the root without pathlen, or with pathlen of at least 1"
+        ));
+    }
+    if info.key_cert_sign == Some(false) {
+        return Err(format!(
+            "{cert}: keyUsage lacks keyCertSign, so the root may not sign certificates (Go's CheckSignatureFrom refuses it as a parent, and istiod cannot load cacerts). Reissue the root with keyUsage keyCertSign (and cRLSign)"
+        ));
+    }
+    if info.not_before > now + FUTURE_ALLOWANCE {
+        return Err(format!(
+            "{cert}: the certificate is not valid before {} (more than {} minutes after this render's clock, {}): istiod and workloads would refuse it as not yet valid. Use a root whose notBefore has passed, or check the clock",
+            rfc3339(info.not_before),
+            FUTURE_ALLOWANCE.as_secs() / 60,
+            rfc3339(now)
+        ));
+    }
+    if info.remaining_fraction(now) <= 0.0 {
+        return Err(format!("{cert}: the certificate has expired"));
+    }
+    Ok(())
+}
+
+/// A time as RFC 3339 in UTC, to the second.
+pub fn rfc3339(at: SystemTime) -> String {
+    jiff::Timestamp::try_from(at)
+        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
+        .unwrap_or_else(|_| "(a time out of range)".into())
+}
+
+/// istiod's SPIFFE identity in a mesh, which its intermediate CA carries.
+fn istiod_san(mesh: &MeshPlan) -> String {
+    let trust_domain = if mesh.trust_domain.is_empty() {
+        DEFAULT_TRUST_DOMAIN
+    } else {
+        &mesh.trust_domain
+    };
+    let service_account = if mesh.istiod_service_account.is_empty() {
+        DEFAULT_ISTIOD_SERVICE_ACCOUNT
+    } else {
+        &mesh.istiod_service_account
+    };
+    format!(
+        "spiffe://{trust_domain}/ns/{}/sa/{service_account}",
+        mesh.namespace
+    )
 }
 
 /// What to do for one mesh: the identity its intermediate must carry and its previous state.
 struct MeshJob<'a> {
+    /// The first (key order) of the meshes installed in one namespace of one cluster: every
+    /// istiod revision there reads the same `cacerts`.
     mesh: &'a MeshPlan,
     virtual_mesh: ObjectRef,
-    san: String,
+    /// istiod's identity in each of those meshes, sorted: all go into the intermediate.
+    sans: Vec<String>,
     step: Step,
     fresh_random: bool,
     seed_info: String,
@@ -783,7 +870,7 @@ impl<'a> MeshJob<'a> {
     #[allow(clippy::too_many_arguments)]
     fn plan(
         vm: &Resource<VirtualMeshSpec>,
-        mesh: &'a MeshPlan,
+        meshes: &[&'a MeshPlan],
         root: &RootCa,
         options: &Options,
         strategy: RotationStrategy,
@@ -791,20 +878,11 @@ impl<'a> MeshJob<'a> {
         env: &CertEnv,
         report: &mut Report,
     ) -> MeshJob<'a> {
-        let trust_domain = if mesh.trust_domain.is_empty() {
-            DEFAULT_TRUST_DOMAIN
-        } else {
-            &mesh.trust_domain
-        };
-        let service_account = if mesh.istiod_service_account.is_empty() {
-            DEFAULT_ISTIOD_SERVICE_ACCOUNT
-        } else {
-            &mesh.istiod_service_account
-        };
-        let san = format!(
-            "spiffe://{trust_domain}/ns/{}/sa/{service_account}",
-            mesh.namespace
-        );
+        let mesh = meshes[0];
+        let mut sans: Vec<String> = meshes.iter().map(|m| istiod_san(m)).collect();
+        sans.sort();
+        sans.dedup();
+        let san = sans.join(",");
         let prior = previous
             .cacerts
             .get(&(mesh.cluster.clone(), mesh.namespace.clone()))
@@ -812,7 +890,7 @@ impl<'a> MeshJob<'a> {
 
         let step = match prior {
             None => Step::Fresh,
-            Some(prior) => Self::step(prior, root, options, &san, strategy, env),
+            Some(prior) => Self::step(prior, root, options, &sans, strategy, env),
         };
         let field = "spec.mtlsConfig";
         let what = format!("mesh {} (cluster {})", mesh.mesh.key(), mesh.cluster);
@@ -836,7 +914,7 @@ impl<'a> MeshJob<'a> {
         MeshJob {
             mesh,
             virtual_mesh: vm.object_ref(),
-            san,
+            sans,
             step,
             fresh_random,
             seed_info,
@@ -848,7 +926,7 @@ impl<'a> MeshJob<'a> {
         prior: PreviousCaCerts,
         root: &RootCa,
         options: &Options,
-        san: &str,
+        sans: &[String],
         strategy: RotationStrategy,
         env: &CertEnv,
     ) -> Step {
@@ -876,7 +954,7 @@ impl<'a> MeshJob<'a> {
             return Step::Cleanup(Box::new(prior));
         }
         let reusable = usable
-            && prior.intermediate.uri_sans == [san.to_string()]
+            && prior.intermediate.uri_sans == sans
             && prior.options == options.annotation()
             && prior.intermediate.remaining_fraction(env.now) > options.grace_ratio
             && prior.intermediate.not_after <= root.info.not_after;
@@ -968,7 +1046,7 @@ impl<'a> MeshJob<'a> {
         let not_before = validity_start(env).max(root.info.not_before);
         let spec = CertSpec {
             organization: options.org.clone(),
-            uri_san: Some(self.san.clone()),
+            uri_sans: self.sans.clone(),
             not_before,
             not_after: (not_before + options.lifetime()).min(root.info.not_after),
             serial: source.serial(),

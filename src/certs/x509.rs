@@ -33,8 +33,8 @@ use x509_cert::time::{Time, Validity};
 pub struct CertSpec {
     /// Subject organisation (`O=`).
     pub organization: String,
-    /// SPIFFE URI SAN (intermediates only).
-    pub uri_san: Option<String>,
+    /// SPIFFE URI SANs (intermediates only).
+    pub uri_sans: Vec<String>,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
     /// 16 bytes; the top bit is cleared so the serial is positive.
@@ -47,7 +47,7 @@ pub fn self_signed_root(spec: &CertSpec, key: &PrivateKey) -> Result<Vec<u8>, St
     let profile = Profile {
         issuer: subject.clone(),
         subject,
-        uri_san: None,
+        uri_sans: Vec::new(),
         path_len: None,
         authority_key_id: None,
     };
@@ -67,7 +67,7 @@ pub fn intermediate(
     let profile = Profile {
         issuer: issuer.tbs_certificate().subject().clone(),
         subject: subject(&spec.organization)?,
-        uri_san: spec.uri_san.clone(),
+        uri_sans: spec.uri_sans.clone(),
         path_len: Some(0),
         authority_key_id: subject_key_id(&issuer),
     };
@@ -86,7 +86,7 @@ fn subject(organization: &str) -> Result<Name, String> {
 struct Profile {
     issuer: Name,
     subject: Name,
-    uri_san: Option<String>,
+    uri_sans: Vec<String>,
     path_len: Option<u8>,
     /// The issuer's subject key identifier: verifiers match it against the authority key
     /// identifier, whatever method the issuer's key identifier was computed with.
@@ -151,10 +151,12 @@ impl BuilderProfile for Profile {
             };
             extensions.push(extension(&authority, false)?);
         }
-        if let Some(uri) = &self.uri_san {
-            let uri = Ia5String::new(uri)?;
-            let san = SubjectAltName(vec![GeneralName::UniformResourceIdentifier(uri)]);
-            extensions.push(extension(&san, false)?);
+        if !self.uri_sans.is_empty() {
+            let mut names = Vec::with_capacity(self.uri_sans.len());
+            for uri in &self.uri_sans {
+                names.push(GeneralName::UniformResourceIdentifier(Ia5String::new(uri)?));
+            }
+            extensions.push(extension(&SubjectAltName(names), false)?);
         }
         Ok(extensions)
     }
@@ -219,6 +221,11 @@ pub struct CertInfo {
     pub not_before: SystemTime,
     pub not_after: SystemTime,
     pub is_ca: bool,
+    /// basicConstraints pathLenConstraint.
+    pub path_len: Option<u8>,
+    /// Whether keyUsage has keyCertSign; `None` without a keyUsage extension (then any
+    /// use is allowed, as Go's and OpenSSL's verifiers read it).
+    pub key_cert_sign: Option<bool>,
     pub public_key: Vec<u8>,
     pub uri_sans: Vec<String>,
     pub organization: String,
@@ -235,11 +242,18 @@ impl CertInfo {
         let tbs = cert.tbs_certificate();
         let validity = tbs.validity();
         let mut is_ca = false;
+        let mut path_len = None;
+        let mut key_cert_sign = None;
         let mut uri_sans = Vec::new();
         for ext in tbs.extensions().into_iter().flatten() {
             if ext.extn_id == BasicConstraints::OID {
                 if let Ok(bc) = BasicConstraints::from_der(ext.extn_value.as_bytes()) {
                     is_ca = bc.ca;
+                    path_len = bc.path_len_constraint;
+                }
+            } else if ext.extn_id == KeyUsage::OID {
+                if let Ok(ku) = KeyUsage::from_der(ext.extn_value.as_bytes()) {
+                    key_cert_sign = Some(ku.0.contains(KeyUsages::KeyCertSign));
                 }
             } else if ext.extn_id == SUBJECT_ALT_NAME
                 && let Ok(san) = SubjectAltName::from_der(ext.extn_value.as_bytes())
@@ -259,6 +273,8 @@ impl CertInfo {
             not_before: validity.not_before.to_system_time(),
             not_after: validity.not_after.to_system_time(),
             is_ca,
+            path_len,
+            key_cert_sign,
             public_key: tbs.subject_public_key_info().to_der().map_err(encode)?,
             uri_sans,
             organization: organization(tbs.subject()),
@@ -329,32 +345,46 @@ pub fn hex(bytes: &[u8]) -> String {
 fn verify(public_key_der: &[u8], algorithm: &str, message: &[u8], signature: &[u8]) -> bool {
     use rsa::pkcs8::DecodePublicKey;
     use rsa::signature::Verifier;
-    match algorithm {
-        "1.2.840.113549.1.1.11" => rsa::PublicKey::from_public_key_der(public_key_der)
+    use rsa::signature::hazmat::PrehashVerifier;
+    use sha2::{Digest, Sha384, Sha512};
+    fn rsa_verify<D>(public_key_der: &[u8], message: &[u8], signature: &[u8]) -> bool
+    where
+        D: Digest + spki::der::oid::AssociatedOid,
+    {
+        rsa::PublicKey::from_public_key_der(public_key_der)
             .ok()
             .and_then(|key| {
                 let signature = rsa::pkcs1v15::Signature::try_from(signature).ok()?;
-                rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key)
+                rsa::pkcs1v15::VerifyingKey::<D>::new(key)
                     .verify(message, &signature)
                     .ok()
             })
-            .is_some(),
-        "1.2.840.10045.4.3.2" => p256::ecdsa::VerifyingKey::from_public_key_der(public_key_der)
-            .ok()
-            .and_then(|key| {
-                let signature = p256::ecdsa::DerSignature::from_bytes(signature).ok()?;
-                key.verify(message, &signature).ok()
-            })
-            .is_some(),
-        "1.2.840.10045.4.3.3" => p384::ecdsa::VerifyingKey::from_public_key_der(public_key_der)
-            .ok()
-            .and_then(|key| {
-                let signature = p384::ecdsa::DerSignature::from_bytes(signature).ok()?;
-                key.verify(message, &signature).ok()
-            })
-            .is_some(),
-        _ => false,
+            .is_some()
     }
+    // ECDSA signs a hash; the curve is the key's, the hash the algorithm's (OpenSSL signs
+    // with SHA-256 whatever the curve, so P-384 keys with SHA-256 are common).
+    let ec_hash = match algorithm {
+        "1.2.840.113549.1.1.11" => return rsa_verify::<Sha256>(public_key_der, message, signature),
+        "1.2.840.113549.1.1.12" => return rsa_verify::<Sha384>(public_key_der, message, signature),
+        "1.2.840.113549.1.1.13" => return rsa_verify::<Sha512>(public_key_der, message, signature),
+        "1.2.840.10045.4.3.2" => Sha256::digest(message).to_vec(),
+        "1.2.840.10045.4.3.3" => Sha384::digest(message).to_vec(),
+        "1.2.840.10045.4.3.4" => Sha512::digest(message).to_vec(),
+        _ => return false,
+    };
+    if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(public_key_der) {
+        return p256::ecdsa::DerSignature::from_bytes(signature)
+            .ok()
+            .and_then(|s| p256::ecdsa::Signature::try_from(s).ok())
+            .is_some_and(|s| key.verify_prehash(&ec_hash, &s).is_ok());
+    }
+    if let Ok(key) = p384::ecdsa::VerifyingKey::from_public_key_der(public_key_der) {
+        return p384::ecdsa::DerSignature::from_bytes(signature)
+            .ok()
+            .and_then(|s| p384::ecdsa::Signature::try_from(s).ok())
+            .is_some_and(|s| key.verify_prehash(&ec_hash, &s).is_ok());
+    }
+    false
 }
 
 #[cfg(test)]
@@ -367,7 +397,7 @@ mod tests {
         let start = UNIX_EPOCH + Duration::from_secs(1_790_000_000);
         CertSpec {
             organization: org.into(),
-            uri_san: san.map(str::to_string),
+            uri_sans: san.map(str::to_string).into_iter().collect(),
             not_before: start,
             not_after: start + Duration::from_secs(86_400 * 30),
             serial: [serial; 16],

@@ -91,6 +91,9 @@ pub struct Federation {
     pub virtual_mesh: ObjectRef,
     pub source_mesh: ObjectRef,
     pub hostname: String,
+    /// Name of the DestinationRule for `hostname` in every client cluster
+    /// (`names::remote_rule_names`).
+    pub remote_rule_name: String,
     /// Istio meshes the Destination is federated to, in key order. Destinations picked by
     /// the same federation selectors share one list.
     pub targets: Arc<[Target]>,

@@ -9,6 +9,7 @@ pub mod membership;
 pub mod names;
 pub mod report;
 pub mod selectors;
+pub mod validate;
 pub mod vip;
 
 use crate::index::Inputs;
@@ -108,6 +109,7 @@ impl Plan {
         plan.add_federations(inputs, &mut report);
         plan.assign_vips(inputs, &mut report);
         plan.add_destinations(inputs, &mut report);
+        validate::check(inputs, &plan, &mut report);
         plan
     }
 
@@ -244,6 +246,10 @@ impl Plan {
             self.federations.push(federation);
         }
         check_smart_dns(inputs, target_lists, report);
+        let names = names::remote_rule_names(self.federations.iter().map(|f| &f.service));
+        for (federation, name) in self.federations.iter_mut().zip(names) {
+            federation.remote_rule_name = name;
+        }
     }
 
     /// Each Destination's federation depends on nothing but its own inputs: built on every
@@ -420,6 +426,7 @@ impl Plan {
             virtual_mesh: mesh_plan.virtual_mesh.clone(),
             source_mesh: mesh_plan.mesh.clone(),
             hostname,
+            remote_rule_name: String::new(),
             targets,
             ports,
             remote_endpoints,

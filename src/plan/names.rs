@@ -62,6 +62,111 @@ pub fn is_label_value(s: &str) -> bool {
             && bytes[bytes.len() - 1].is_ascii_alphanumeric())
 }
 
+/// A Kubernetes object name (`IsDNS1123Subdomain` in k8s.io/apimachinery
+/// pkg/util/validation): at most 253 characters of lowercase alphanumerics, `-` and `.`,
+/// each dot-separated part starting and ending alphanumeric. Unlike `is_dns_subdomain`
+/// (host names), a part may be longer than 63 characters.
+pub fn is_object_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|part| {
+            let bytes = part.as_bytes();
+            !bytes.is_empty()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+                && bytes[0] != b'-'
+                && bytes[bytes.len() - 1] != b'-'
+        })
+}
+
+/// A DNS-1035 label (Kubernetes' rule for Service names, `ValidateServiceName` in
+/// k8s.io/kubernetes pkg/apis/core/validation): a DNS-1123 label that starts with a letter.
+pub fn is_dns1035_label(s: &str) -> bool {
+    is_dns_label(s) && s.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// A Kubernetes label key (`IsQualifiedName` in k8s.io/apimachinery
+/// pkg/util/validation): an optional DNS-1123 subdomain prefix and `/`, then a name of at
+/// most 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends.
+pub fn is_qualified_name(s: &str) -> bool {
+    let (prefix, name) = match s.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, s),
+    };
+    if let Some(prefix) = prefix
+        && (prefix.is_empty() || !is_dns_subdomain(prefix))
+    {
+        return false;
+    }
+    !name.is_empty() && is_label_value(name)
+}
+
+/// An Istio FQDN (`ValidateFQDN` in istio pkg/config/validation/agent): DNS-1123 labels,
+/// at most 255 characters, and a top-level label that is not all digits (Istio refuses
+/// numeric top-level domains).
+pub fn is_istio_fqdn(s: &str) -> bool {
+    s.len() <= 253 && is_dns_subdomain(s) && !numeric_top_level(s)
+}
+
+/// The last label of a dotted name is all digits (`example.123`).
+pub fn numeric_top_level(s: &str) -> bool {
+    let last = s.rsplit('.').next().unwrap_or("");
+    !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A cluster name vmesh can use as one path component (`clusters/<cluster>/…` in kpt's
+/// path annotation, `OUT/<cluster>/` for `vmesh render --out`): ASCII letters, digits,
+/// `.`, `_` and `-`, not starting with `.` (so never `.` or `..`), at most 253 bytes.
+pub fn is_path_safe_cluster(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && !s.starts_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The longest Kubernetes object name (a DNS-1123 subdomain).
+pub const MAX_NAME: usize = 253;
+
+/// The names of the remote DestinationRules of federated Services, in the order given.
+/// Gloo Mesh's readable `<svc>-<ns>-<cluster>` is kept where it is unique and fits;
+/// Services whose readable names coincide (`a-b`/`c` and `a`/`b-c` in one cluster), or a
+/// name over 253 characters, get `<readable, cut>-<8 hex of SHA-256 of the Service's key
+/// name.namespace.cluster>` instead — every one of the colliding Services, so the name does
+/// not depend on input order (docs/decisions.md).
+pub fn remote_rule_names<'a>(
+    services: impl Iterator<Item = &'a crate::model::common::ClusterObjectRef>,
+) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    use std::collections::{BTreeSet, HashMap};
+    let services: Vec<&crate::model::common::ClusterObjectRef> = services.collect();
+    let readable: Vec<String> = services
+        .iter()
+        .map(|s| format!("{}-{}-{}", s.name, s.namespace, s.cluster_name))
+        .collect();
+    let mut keys_by_name: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for (name, service) in readable.iter().zip(&services) {
+        keys_by_name
+            .entry(name.as_str())
+            .or_default()
+            .insert(service.key());
+    }
+    readable
+        .iter()
+        .zip(&services)
+        .map(|(name, service)| {
+            if name.len() <= MAX_NAME && keys_by_name[name.as_str()].len() == 1 {
+                return name.clone();
+            }
+            let digest = Sha256::digest(service.key().as_bytes());
+            let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+            let cut = truncate_to_char_boundary(name, MAX_NAME - 9).trim_end_matches(['-', '.']);
+            format!("{cut}-{hash}")
+        })
+        .collect()
+}
+
 /// hashicorp/go-multierror's text, as Gloo Mesh's validation messages carry it.
 pub fn multierror(errors: &[String]) -> String {
     let head = match errors.len() {
@@ -181,11 +286,50 @@ mod tests {
     }
 
     #[test]
+    fn remote_rule_names_are_readable_unless_they_collide_or_are_too_long() {
+        use crate::model::common::ClusterObjectRef;
+        let service = |name: &str, namespace: &str, cluster: &str| ClusterObjectRef {
+            name: name.into(),
+            namespace: namespace.into(),
+            cluster_name: cluster.into(),
+        };
+        let a = service("a-b", "c", "cluster-1");
+        let b = service("a", "b-c", "cluster-1");
+        let other = service("echo", "apps", "cluster-1");
+        let long = service(&"s".repeat(63), &"n".repeat(63), &"c".repeat(200));
+        let names = remote_rule_names([&a, &b, &other, &a, &long].into_iter());
+        assert_eq!(names[2], "echo-apps-cluster-1");
+        assert_ne!(names[0], names[1]);
+        assert!(names[0].starts_with("a-b-c-cluster-1-") && names[0].len() == 24);
+        assert_eq!(names[0], names[3], "one Service, one name");
+        assert!(names[4].len() <= MAX_NAME && !names[4].ends_with('-'));
+        // Order does not matter.
+        let reversed = remote_rule_names([&b, &a].into_iter());
+        assert_eq!((&reversed[1], &reversed[0]), (&names[0], &names[1]));
+    }
+
+    #[test]
     fn dns_names() {
         assert!(is_dns_label("istio-system"));
         assert!(!is_dns_label("TCP"));
         assert!(!is_dns_label("a.b"));
         assert!(is_dns_subdomain("reviews.bookinfo.svc.cluster-1.global"));
         assert!(!is_dns_subdomain("a..b"));
+        assert!(is_object_name(&format!("allow-{}", "a".repeat(80))));
+        assert!(!is_object_name("Echo"));
+        assert!(!is_object_name(&"a".repeat(254)));
+        assert!(is_dns1035_label("echo"));
+        assert!(!is_dns1035_label("1echo"));
+        assert!(is_qualified_name("app.kubernetes.io/name"));
+        assert!(is_qualified_name("Version_2"));
+        assert!(!is_qualified_name("/app"));
+        assert!(!is_qualified_name("a/b/c"));
+        assert!(!is_qualified_name("app;rm"));
+        assert!(is_istio_fqdn("echo.apps.svc.cluster-1.global"));
+        assert!(!is_istio_fqdn("echo.apps.svc.cluster-1.123"));
+        assert!(is_path_safe_cluster("gke_proj_us-east1_c1"));
+        assert!(!is_path_safe_cluster("../../x"));
+        assert!(!is_path_safe_cluster(".."));
+        assert!(!is_path_safe_cluster("a/b"));
     }
 }

@@ -290,12 +290,7 @@ fn federation_outputs<'p>(
             kind: OutputKind::DestinationRuleRemote,
             cluster,
             namespace,
-            name: format!(
-                "{}-{}-{}",
-                federation.service.name,
-                federation.service.namespace,
-                federation.service.cluster_name
-            ),
+            name: federation.remote_rule_name.clone(),
             virtual_mesh: Some(&federation.virtual_mesh),
             destination: Some(&federation.destination),
             source: Source::RemoteDestinationRule(federation, same_cluster),

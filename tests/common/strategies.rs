@@ -159,3 +159,94 @@ pub fn topology() -> impl Strategy<Value = Topology> {
             }
         })
 }
+
+/// Values Kubernetes or Istio refuse somewhere (and a few they accept), for hostile inputs.
+pub const HOSTILE_VALUES: &[&str] = &[
+    "Echo",
+    "e_cho",
+    "échø",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "../../x",
+    "x;y>z",
+    "",
+    "123",
+    "a.b",
+    "-a",
+    "a-",
+    "mesh.123",
+    "a/b",
+    "/p/{*}x",
+    "lb_1.example.com",
+    "10.0.0.0/8",
+    "ok-name",
+    "local",
+];
+
+/// A valid topology with one to three values replaced by hostile ones: a Service's name or
+/// namespace, a VirtualMesh's hostname suffix, a gateway's DNS address, an AccessPolicy's
+/// method or source namespace.
+pub fn hostile_topology() -> impl Strategy<Value = (Topology, Vec<String>)> {
+    (
+        topology(),
+        prop::collection::vec(
+            (
+                0usize..6,
+                any::<prop::sample::Index>(),
+                prop::sample::select(HOSTILE_VALUES),
+            ),
+            1..4,
+        ),
+    )
+        .prop_map(|(mut topology, mutations)| {
+            let mut applied = Vec::new();
+            for (target, which, value) in mutations {
+                let value = value.to_string();
+                let services: Vec<(usize, usize)> = topology
+                    .clusters
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(c, cl)| (0..cl.services.len()).map(move |s| (c, s)))
+                    .collect();
+                let gateways: Vec<usize> = (0..topology.clusters.len())
+                    .filter(|&c| topology.clusters[c].gateway.is_some())
+                    .collect();
+                match target {
+                    0 | 1 if !services.is_empty() => {
+                        let (c, s) = services[which.index(services.len())];
+                        let service = &mut topology.clusters[c].services[s];
+                        if target == 0 {
+                            service.name = value.clone();
+                        } else {
+                            service.namespace = value.clone();
+                        }
+                        applied.push(format!("service {target} = {value:?}"));
+                    }
+                    2 if !topology.virtual_meshes.is_empty() => {
+                        let n = topology.virtual_meshes.len();
+                        topology.virtual_meshes[which.index(n)].hostname_suffix =
+                            Some(value.clone());
+                        applied.push(format!("hostnameSuffix = {value:?}"));
+                    }
+                    3 if !gateways.is_empty() => {
+                        let c = gateways[which.index(gateways.len())];
+                        if let Some(g) = &mut topology.clusters[c].gateway {
+                            g.address = Address::Dns(value.clone());
+                        }
+                        applied.push(format!("gateway address = {value:?}"));
+                    }
+                    4 | 5 if !topology.access_policies.is_empty() => {
+                        let n = topology.access_policies.len();
+                        let policy = &mut topology.access_policies[which.index(n)];
+                        if target == 4 {
+                            policy.methods.push(value.clone());
+                        } else {
+                            policy.source_namespaces.push(value.clone());
+                        }
+                        applied.push(format!("policy {target} = {value:?}"));
+                    }
+                    _ => {}
+                }
+            }
+            (topology, applied)
+        })
+}
