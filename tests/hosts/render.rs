@@ -399,36 +399,22 @@ fn render_writes_each_clusters_istio_settings_beside_the_clusters() {
     let mine = repo.join("clusters/istio-settings/cluster-2.yaml");
     let other_before = std::fs::read_to_string(&other).unwrap();
     std::fs::write(&mine, "# hand-edited\n").unwrap();
-    let sliced = vmesh(
-        &sandbox,
-        &repo,
-        &[
-            "render",
-            "meshes",
-            "--cluster",
-            "cluster-2",
-            "--out",
-            "clusters",
-        ],
-    );
+    let slice_args = [
+        "render",
+        "meshes",
+        "--cluster",
+        "cluster-2",
+        "--out",
+        "clusters",
+    ];
+    let sliced = vmesh(&sandbox, &repo, &slice_args);
     // A file vmesh did not write (a comment only) is never overwritten.
     assert_fails(
         &sliced,
         "istio-settings/cluster-2.yaml exists and was not written by vmesh",
     );
     std::fs::remove_file(&mine).unwrap();
-    let sliced = vmesh(
-        &sandbox,
-        &repo,
-        &[
-            "render",
-            "meshes",
-            "--cluster",
-            "cluster-2",
-            "--out",
-            "clusters",
-        ],
-    );
+    let sliced = vmesh(&sandbox, &repo, &slice_args);
     assert_success(&sliced, "vmesh render --cluster --out");
     assert_eq!(std::fs::read_to_string(&other).unwrap(), other_before);
     assert_eq!(
