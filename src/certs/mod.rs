@@ -667,15 +667,15 @@ fn user_root(
     match read_user_root(item, env) {
         Ok(root) => Some(root),
         Err(message) => {
+            // One error, on the Secret (the thing to fix), naming the VirtualMesh that uses
+            // it: not a second one on the VirtualMesh for the same cause.
             report.error(
                 index,
                 "data",
-                format!("root CA Secret {secret_ref} {message}"),
-            );
-            report.error(
-                vm.item,
-                field,
-                format!("root CA Secret {secret_ref} cannot be used (see its result)"),
+                format!(
+                    "root CA Secret {secret_ref} (the root CA of VirtualMesh {}) {message}",
+                    vm.object_ref()
+                ),
             );
             None
         }
