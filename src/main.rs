@@ -42,7 +42,13 @@ Examples:
   vmesh render functions/gitops/meshes --out functions/gitops/clusters --check
 
   # The functionConfig's JSON Schema
-  vmesh schema";
+  vmesh schema
+
+Exit codes:
+  0  success (warnings and info results allowed; --help and --version too)
+  1  any error: input that cannot be read, errors in the resources or the configuration,
+     a usage error (an unknown flag or command), drift found by `vmesh render --check`,
+     an internal error; the reason is on stderr (and in the results of a ResourceList)";
 
 const FN_ABOUT: &str = "\
 Reads one ResourceList on stdin and writes one ResourceList on stdout (the KRM function
@@ -292,7 +298,19 @@ fn main() -> ExitCode {
         }
         return print(kustomize_plugin(&config));
     }
-    let cli = Cli::parse_from(args);
+    // Usage errors exit 1 like every other error (clap's own code is 2); help and version
+    // go to stdout with exit 0.
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match cli.command.unwrap_or(Command::Fn) {
         Command::Fn => run_function(),
         Command::Render(render) => print(run_render(*render)),
@@ -491,7 +509,14 @@ fn install_panic_hook() {
     }));
 }
 
+/// Printed when `vmesh` (the KRM function) is started with a terminal on stdin: a person,
+/// not kpt or kustomize, is waiting for it.
+const TERMINAL_HINT: &str = "vmesh: reading one KRM ResourceList from stdin (end it with Ctrl-D); to render YAML files, run `vmesh render FILE|DIR...` (see `vmesh --help`)";
+
 fn run_function() -> ExitCode {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("{TERMINAL_HINT}");
+    }
     let text = match read_stdin() {
         Ok(text) => text,
         Err(message) => return input_failure(&message),

@@ -1,0 +1,131 @@
+//! The traps of a newcomer's first hour (issue 16), each held by a test that fails if it
+//! comes back: usage errors exit 1 as documented, bare `vmesh` at a terminal says what it
+//! waits for, plain manifests piped into `vmesh` point to `vmesh render`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn vmesh() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vmesh"))
+}
+
+fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    for args in [
+        &["--bogus"][..],
+        &["render", "--nope"],
+        &["no-such-command"],
+        &["render", "--check"],
+        &["schema", "NoSuchKind"],
+    ] {
+        let output = vmesh().args(args).stdin(Stdio::null()).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "vmesh {args:?}");
+        assert!(
+            text(&output.stderr).contains("error:"),
+            "vmesh {args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(output.stdout.is_empty(), "vmesh {args:?} printed on stdout");
+    }
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["render", "--help"],
+        &["help"],
+    ] {
+        let output = vmesh().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "vmesh {args:?}");
+        assert!(!output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn help_and_readme_document_the_same_exit_codes() {
+    let help = text(&vmesh().arg("--help").output().unwrap().stdout);
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(help.contains("  0  success"), "{help}");
+    assert!(help.contains("  1  any error"), "{help}");
+    assert!(help.contains("a usage error"), "{help}");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains("**Exit codes** (the same list ends `vmesh --help`)"));
+    assert!(readme.contains("a usage error (an unknown flag or command"));
+    assert!(!readme.contains("every error exits 2"));
+}
+
+#[test]
+fn bare_vmesh_at_a_terminal_says_what_it_waits_for() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux script (a pseudo-terminal) is not installed");
+        return;
+    }
+    // `script` gives vmesh a terminal on stdin; /dev/null on script's own stdin ends it.
+    let output = Command::new("timeout")
+        .args([
+            "20",
+            "script",
+            "-qec",
+            env!("CARGO_BIN_EXE_vmesh"),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let all = text(&output.stdout);
+    let hint = all
+        .lines()
+        .find(|l| l.starts_with("vmesh: reading one KRM ResourceList from stdin"))
+        .unwrap_or_else(|| panic!("no hint at a terminal:\n{all}"));
+    assert!(hint.contains("`vmesh render FILE|DIR...`"), "{hint}");
+
+    // Not at a terminal (kpt, kustomize, a pipe): no hint.
+    let output = run_with_stdin(vmesh(), "");
+    assert!(!text(&output.stderr).contains("reading one KRM ResourceList"));
+}
+
+#[test]
+fn plain_manifests_on_stdin_point_to_vmesh_render() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("functions/gitops/meshes");
+    let mut stream = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for file in files {
+        stream.push_str("---\n");
+        stream.push_str(&std::fs::read_to_string(file).unwrap());
+    }
+    let single = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+    for input in [stream.as_str(), single] {
+        let output = run_with_stdin(vmesh(), input);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("run `vmesh render FILE|DIR...` instead"),
+            "{stderr}"
+        );
+    }
+}
