@@ -540,6 +540,8 @@ fn run_function() -> ExitCode {
             let base_dir = config_dir(list.function_config.as_ref()).unwrap_or(cwd);
             let options = RunOptions {
                 base_dir: Some(base_dir),
+                // kpt carries the package (these items) to `kpt live apply`.
+                carried_to_cluster: true,
                 ..RunOptions::new(OutputStyle::ResourceList)
             };
             let outcome = vmesh::run(list, &options);

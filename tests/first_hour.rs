@@ -129,3 +129,32 @@ fn plain_manifests_on_stdin_point_to_vmesh_render() {
         );
     }
 }
+
+/// The README's first command renders the example input: it must be an input the README
+/// recommends (every Gloo Mesh resource local-config), so it renders without warnings.
+#[test]
+fn the_example_input_is_local_config_and_a_missing_annotation_is_a_warning_under_kpt() {
+    let input = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/two-clusters/input.yaml"),
+    )
+    .unwrap();
+    let output = run_with_stdin(vmesh(), &input);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(!text(&output.stdout).contains("not marked config.kubernetes.io/local-config"));
+
+    let bare = input.replacen(
+        "    name: istiod-istio-system-cluster-2\n    namespace: gloo-mesh\n    annotations:\n      config.kubernetes.io/local-config: \"true\"\n",
+        "    name: istiod-istio-system-cluster-2\n    namespace: gloo-mesh\n",
+        1,
+    );
+    assert_ne!(bare, input);
+    let output = run_with_stdin(vmesh(), &bare);
+    assert_eq!(output.status.code(), Some(0), "a warning, not a refusal");
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(
+            "Mesh gloo-mesh/istiod-istio-system-cluster-2 is not marked config.kubernetes.io/local-config"
+        ),
+        "{stdout}"
+    );
+}
