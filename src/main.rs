@@ -164,26 +164,45 @@ enum Command {
     /// Discover the Mesh, Destination and Workload inputs from kubectl dumps or kubeconfig contexts.
     #[command(long_about = DISCOVER_ABOUT, after_long_help = DISCOVER_EXAMPLES)]
     Discover(Box<DiscoverCli>),
-    /// Print the JSON Schema of a configuration kind (default: the functionConfig).
-    #[command(
-        long_about = "Print the JSON Schema of a configuration kind: the functionConfig VirtualMeshRenderer (default), or the kustomize plugin configs.",
-        after_long_help = "Examples:\n  vmesh schema > virtualmeshrenderer.schema.json\n  vmesh schema VirtualMeshGenerator"
-    )]
+    /// Print the JSON Schema of a kind vmesh reads (default: the functionConfig), for editors.
+    #[command(long_about = SCHEMA_ABOUT, after_long_help = SCHEMA_EXAMPLES)]
     Schema {
-        #[arg(value_enum, default_value_t = ConfigKind::Renderer)]
-        kind: ConfigKind,
+        #[arg(
+            default_value = "VirtualMeshRenderer",
+            value_parser = clap::builder::PossibleValuesParser::new(SCHEMA_KINDS)
+        )]
+        kind: String,
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ConfigKind {
-    #[value(name = "VirtualMeshRenderer")]
-    Renderer,
-    #[value(name = "VirtualMeshGenerator")]
-    Generator,
-    #[value(name = "VirtualMeshTransformer")]
-    Transformer,
-}
+/// Every kind `vmesh schema` describes: vmesh's configs, then the Gloo Mesh kinds it reads.
+const SCHEMA_KINDS: [&str; 10] = [
+    "VirtualMeshRenderer",
+    "VirtualMeshGenerator",
+    "VirtualMeshTransformer",
+    "VirtualMesh",
+    "AccessPolicy",
+    "Mesh",
+    "Destination",
+    "Workload",
+    "Settings",
+    "KubernetesCluster",
+];
+
+const SCHEMA_ABOUT: &str = "\
+Print the JSON Schema of a kind vmesh reads: the functionConfig VirtualMeshRenderer
+(default), the kustomize plugin configs, or a Gloo Mesh kind (VirtualMesh, AccessPolicy,
+Mesh, Destination, Workload, Settings, KubernetesCluster). The Gloo Mesh schemas are read
+off vmesh's own typed model, so an editor using them (the Kubernetes YAML language server)
+flags exactly the unknown fields and wrong types a render would refuse.";
+
+const SCHEMA_EXAMPLES: &str = "\
+Examples:
+  vmesh schema > virtualmeshrenderer.schema.json
+  vmesh schema VirtualMeshGenerator
+  vmesh schema VirtualMesh > .schemas/virtualmesh.json
+  # then, first line of a VirtualMesh file (yaml-language-server modeline):
+  # yaml-language-server: $schema=.schemas/virtualmesh.json";
 
 #[derive(Args)]
 struct RenderCli {
@@ -320,10 +339,12 @@ fn main() -> ExitCode {
             KustomizeAction::Plugin { config } => print(kustomize_plugin(&config)),
         },
         Command::Schema { kind } => {
-            let schema = match kind {
-                ConfigKind::Renderer => vmesh::model::config::json_schema(),
-                ConfigKind::Generator => kustomize::json_schema(kustomize::GENERATOR_KIND),
-                ConfigKind::Transformer => kustomize::json_schema(kustomize::TRANSFORMER_KIND),
+            let schema = match kind.as_str() {
+                "VirtualMeshRenderer" => vmesh::model::config::json_schema(),
+                "VirtualMeshGenerator" => kustomize::json_schema(kustomize::GENERATOR_KIND),
+                "VirtualMeshTransformer" => kustomize::json_schema(kustomize::TRANSFORMER_KIND),
+                gloo => vmesh::model::schema::resource_schema(gloo)
+                    .expect("clap admits only the kinds vmesh describes"),
             };
             println!(
                 "{}",

@@ -4,6 +4,7 @@ pub mod common;
 pub mod config;
 pub mod discovery;
 pub mod networking;
+pub mod schema;
 
 use common::ObjectRef;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
