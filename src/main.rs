@@ -128,7 +128,9 @@ vmesh as a kustomize exec plugin. The plugin config's kind decides the role:
                           keep their namespaces and names, whatever `namespace:` says
 Both take the VirtualMeshRenderer settings under `spec:`; `spec.cluster` is required.
 
-`vmesh kustomize install` links vmesh into kustomize's plugin directory as both kinds;
+`vmesh kustomize install` links the vmesh on PATH (or --bin) into kustomize's plugin
+directory ($KUSTOMIZE_PLUGIN_HOME, $XDG_CONFIG_HOME/kustomize/plugin or
+~/.config/kustomize/plugin; --plugin-home) as both kinds, and says where;
 kustomize then runs it as `<plugin dir>/vmesh.dev/v1alpha1/<kind>/<Kind> <config file>`,
 which vmesh recognises. The KRM exec-function form (the config annotated with
 config.kubernetes.io/function: {exec: {path: vmesh}}) works with standalone
@@ -296,6 +298,9 @@ enum KustomizeAction {
         /// The plugin directory [default: kustomize's: $KUSTOMIZE_PLUGIN_HOME, $XDG_CONFIG_HOME/kustomize/plugin, ~/.config/kustomize/plugin]
         #[arg(long, value_name = "DIR")]
         plugin_home: Option<PathBuf>,
+        /// The vmesh executable to link [default: the `vmesh` found on PATH]
+        #[arg(long, value_name = "PATH")]
+        bin: Option<PathBuf>,
     },
     /// Run as a legacy exec plugin with this config file (what kustomize does)
     Plugin {
@@ -335,7 +340,9 @@ fn main() -> ExitCode {
         Command::Render(render) => print(run_render(*render)),
         Command::Discover(discover) => print(run_discover(*discover)),
         Command::Kustomize { action } => match action {
-            KustomizeAction::Install { plugin_home } => print(install_plugins(plugin_home)),
+            KustomizeAction::Install { plugin_home, bin } => {
+                print(install_plugins(plugin_home, bin))
+            }
             KustomizeAction::Plugin { config } => print(kustomize_plugin(&config)),
         },
         Command::Schema { kind } => {
@@ -443,17 +450,44 @@ fn run_discover(cli: DiscoverCli) -> Reply {
     hosts::discover::discover(&args, &hosts::live::read_context)
 }
 
-/// Links this executable into kustomize's plugin directory under both plugin kinds.
-fn install_plugins(plugin_home: Option<PathBuf>) -> Reply {
-    let Some(home) = plugin_home.or_else(default_plugin_home) else {
-        return Reply::fail(
-            "cannot tell where kustomize looks for plugins: set --plugin-home, KUSTOMIZE_PLUGIN_HOME or HOME",
-        );
+/// Links the `vmesh` on PATH (or `--bin`) into kustomize's plugin directory under both
+/// plugin kinds, and says where: the directory is not one a user would guess.
+fn install_plugins(plugin_home: Option<PathBuf>, bin: Option<PathBuf>) -> Reply {
+    let (home, why) = match plugin_home {
+        Some(home) => (home, "--plugin-home".to_string()),
+        None => match default_plugin_home() {
+            Some(found) => found,
+            None => {
+                return Reply::fail(
+                    "cannot tell where kustomize looks for plugins: set --plugin-home, KUSTOMIZE_PLUGIN_HOME or HOME",
+                );
+            }
+        },
     };
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return Reply::fail(format!("cannot find the vmesh executable: {e}")),
+    // The vmesh users run, not whichever binary ran this (a `cargo run` build): the link
+    // then follows upgrades of the vmesh on PATH.
+    let exe = match bin {
+        Some(bin) => bin,
+        None => match on_path("vmesh") {
+            Some(found) => found,
+            None => {
+                return Reply::fail(
+                    "no vmesh on PATH to link: install vmesh on PATH (e.g. cargo install --path .), or name the executable with --bin",
+                );
+            }
+        },
     };
+    let exe = if exe.is_absolute() {
+        exe
+    } else {
+        match std::env::current_dir() {
+            Ok(dir) => dir.join(exe),
+            Err(e) => return Reply::fail(format!("cannot resolve {}: {e}", exe.display())),
+        }
+    };
+    if !exe.is_file() {
+        return Reply::fail(format!("{} is not a file", exe.display()));
+    }
     let mut reply = Reply::default();
     for kind in [kustomize::GENERATOR_KIND, kustomize::TRANSFORMER_KIND] {
         let dir = home
@@ -474,33 +508,57 @@ fn install_plugins(plugin_home: Option<PathBuf>) -> Reply {
             .stdout
             .push_str(&format!("{} -> {}\n", link.display(), exe.display()));
     }
+    reply.stderr.push_str(&format!(
+        "vmesh: installed the kustomize plugins VirtualMeshGenerator and VirtualMeshTransformer in {} ({why}), linked to {}; run kustomize with --enable-alpha-plugins\n",
+        home.display(),
+        exe.display()
+    ));
     reply
+}
+
+/// The first executable file named `name` in PATH's directories.
+fn on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// kustomize's plugin directory: the first that exists of $KUSTOMIZE_PLUGIN_HOME,
 /// $XDG_CONFIG_HOME/kustomize/plugin, ~/.config/kustomize/plugin, ~/kustomize/plugin (as
-/// kustomize looks), else the first of them that is set.
-fn default_plugin_home() -> Option<PathBuf> {
+/// kustomize looks), else the first of them that is set; with where it came from.
+fn default_plugin_home() -> Option<(PathBuf, String)> {
     let env = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
     let home = env("HOME");
-    let candidates: Vec<PathBuf> = [
-        env("KUSTOMIZE_PLUGIN_HOME"),
-        env("XDG_CONFIG_HOME").map(|d| d.join("kustomize/plugin")),
-        home.as_ref().map(|h| h.join(".config/kustomize/plugin")),
-        home.as_ref().map(|h| h.join("kustomize/plugin")),
+    let candidates: Vec<(PathBuf, &str)> = [
+        (env("KUSTOMIZE_PLUGIN_HOME"), "$KUSTOMIZE_PLUGIN_HOME"),
+        (
+            env("XDG_CONFIG_HOME").map(|d| d.join("kustomize/plugin")),
+            "$XDG_CONFIG_HOME/kustomize/plugin",
+        ),
+        (
+            home.as_ref().map(|h| h.join(".config/kustomize/plugin")),
+            "kustomize's default, ~/.config/kustomize/plugin",
+        ),
+        (
+            home.as_ref().map(|h| h.join("kustomize/plugin")),
+            "kustomize's fallback, ~/kustomize/plugin",
+        ),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(dir, why)| dir.map(|d| (d, why)))
     .collect();
     candidates
         .iter()
-        .find(|d| d.is_dir())
+        .find(|(d, _)| d.is_dir())
         .or(candidates.first())
-        .cloned()
+        .map(|(d, why)| (d.clone(), why.to_string()))
 }
 
 fn print(reply: Reply) -> ExitCode {

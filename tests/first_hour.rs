@@ -158,3 +158,57 @@ fn the_example_input_is_local_config_and_a_missing_annotation_is_a_warning_under
         "{stdout}"
     );
 }
+
+/// `vmesh kustomize install` in a HOME of its own: which directory it wrote, and which
+/// vmesh the plugins run.
+fn install(home: &Path, path: &std::ffi::OsStr, args: &[&str]) -> Output {
+    vmesh()
+        .args(["kustomize", "install"])
+        .args(args)
+        .env("HOME", home)
+        .env("PATH", path)
+        .env_remove("KUSTOMIZE_PLUGIN_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn kustomize_install_says_where_and_links_the_vmesh_on_path() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_vmesh"), bin.join("vmesh")).unwrap();
+    let path = std::env::join_paths([&bin, Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+
+    let output = install(home.path(), &path, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let plugins = home.path().join(".config/kustomize/plugin");
+    let link = plugins.join("vmesh.dev/v1alpha1/virtualmeshtransformer/VirtualMeshTransformer");
+    assert_eq!(std::fs::read_link(&link).unwrap(), bin.join("vmesh"));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "in {} (kustomize's default, ~/.config/kustomize/plugin)",
+            plugins.display()
+        )) && stderr.contains(&format!("linked to {}", bin.join("vmesh").display())),
+        "{stderr}"
+    );
+
+    // --bin names another executable.
+    let other = home.path().join("vmesh-2");
+    std::fs::copy(env!("CARGO_BIN_EXE_vmesh"), &other).unwrap();
+    let output = install(home.path(), &path, &["--bin", other.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read_link(&link).unwrap(), other);
+
+    // No vmesh on PATH and no --bin: an error that says both ways out.
+    let bare = std::env::join_paths([Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+    let output = install(home.path(), &bare, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("no vmesh on PATH") && stderr.contains("--bin"),
+        "{stderr}"
+    );
+}
