@@ -607,10 +607,10 @@ fn run_function() -> ExitCode {
     };
     let parsed = started.elapsed();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (stdout, exit_code, results) = match &list.function_config {
+    let (stdout, exit_code, results, summary) = match &list.function_config {
         Some(config) if kustomize::is_plugin_config(config) => {
             let (stdout, code) = kustomize::krm_function(list, &cwd);
-            (stdout, code, None)
+            (stdout, code, None, String::new())
         }
         _ => {
             // Gloo Mesh inputs renamed by kustomize's builtins (KRM transformer form) are
@@ -630,7 +630,20 @@ fn run_function() -> ExitCode {
                     eprintln!("vmesh timing: {stage} {duration:?}");
                 }
             }
-            (outcome.stdout, outcome.exit_code, Some(outcome.results))
+            // kpt and kustomize show the results themselves and pipe stdout; a person who
+            // ran vmesh at a terminal gets one line on what was rendered where.
+            let at_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let summary = if hosts::wants_summary(at_terminal) {
+                hosts::summary(&outcome)
+            } else {
+                String::new()
+            };
+            (
+                outcome.stdout,
+                outcome.exit_code,
+                Some(outcome.results),
+                summary,
+            )
         }
     };
     let mut out = std::io::stdout().lock();
@@ -653,6 +666,7 @@ fn run_function() -> ExitCode {
         eprintln!("vmesh: {errors}nothing was rendered (see the results)");
         return ExitCode::FAILURE;
     }
+    eprint!("{summary}");
     ExitCode::SUCCESS
 }
 

@@ -212,3 +212,48 @@ fn kustomize_install_says_where_and_links_the_vmesh_on_path() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_successful_run_ends_with_a_summary_where_no_host_shows_results() {
+    let input = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/two-clusters/input.yaml"),
+    )
+    .unwrap();
+    // Piped, as kpt and kustomize run it: quiet (they show the results themselves).
+    let output = run_with_stdin(vmesh(), &input);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(text(&output.stderr), "", "quiet under a host");
+    // Asked for (or with stdout at a terminal): one line, objects per cluster, warnings.
+    let mut asked = vmesh();
+    asked.env("VMESH_SUMMARY", "1");
+    let output = run_with_stdin(asked, &input);
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("vmesh: rendered ")
+            && lines[0].contains(" objects for 2 clusters (cluster-1: ")
+            && lines[0].contains(", cluster-2: "),
+        "{stderr}"
+    );
+
+    // vmesh render: on by default (a person or CI reads its stderr), off with VMESH_SUMMARY=0.
+    let meshes = Path::new(env!("CARGO_MANIFEST_DIR")).join("functions/gitops/meshes");
+    let output = vmesh().arg("render").arg(&meshes).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("vmesh: rendered ") && l.contains("warning")),
+        "{stderr}"
+    );
+    let output = vmesh()
+        .arg("render")
+        .arg(&meshes)
+        .env("VMESH_SUMMARY", "0")
+        .output()
+        .unwrap();
+    assert!(!text(&output.stderr).contains("vmesh: rendered "));
+}
