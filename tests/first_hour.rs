@@ -257,3 +257,63 @@ fn a_successful_run_ends_with_a_summary_where_no_host_shows_results() {
         .unwrap();
     assert!(!text(&output.stderr).contains("vmesh: rendered "));
 }
+
+/// The README's first screen runs as written: its `vmesh render` lines succeed, print the
+/// summary it quotes, write the files it lists, and the check finds the tree up to date.
+#[test]
+fn the_readme_first_screen_runs_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let first = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    assert!(first.contains("cargo install --path ."), "{first}");
+    assert!(first.contains("conformance/istio/check --vmesh"), "{first}");
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().join("clusters");
+    let mut ran = 0;
+    let lines: Vec<&str> = first.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(args) = line.strip_prefix("vmesh render ") else {
+            continue;
+        };
+        let args: Vec<String> = args
+            .split_whitespace()
+            .map(|a| a.replace("/tmp/clusters", out_dir.to_str().unwrap()))
+            .collect();
+        let output = vmesh()
+            .arg("render")
+            .args(&args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{line}: {}",
+            text(&output.stderr)
+        );
+        // A quoted output line right below the command must be what it prints.
+        if let Some(quoted) = lines.get(i + 1).and_then(|l| l.trim().strip_prefix("#   ")) {
+            assert!(
+                text(&output.stderr).lines().any(|l| l == quoted),
+                "README quotes {quoted:?}; vmesh printed:\n{}",
+                text(&output.stderr)
+            );
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, 2, "{first}");
+    let listed = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("ls /tmp/clusters/cluster-1/istio-system  # "))
+        .unwrap();
+    let mut files: Vec<String> = std::fs::read_dir(out_dir.join("cluster-1/istio-system"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.join(" "), listed);
+}
