@@ -878,10 +878,22 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
         };
         let r = &service.service_ref;
         if r.name.is_empty() || r.namespace.is_empty() || r.cluster_name.is_empty() {
+            let missing: Vec<&str> = [
+                ("name", &r.name),
+                ("namespace", &r.namespace),
+                ("clusterName", &r.cluster_name),
+            ]
+            .into_iter()
+            .filter(|(_, v)| v.is_empty())
+            .map(|(f, _)| f)
+            .collect();
             report.error(
                 destination.item,
                 "spec.kubeService.ref",
-                "name, namespace and clusterName of the Service must all be set",
+                format!(
+                    "the Destination's Service reference has no {}: name, namespace and clusterName must all be set",
+                    missing.join(", ")
+                ),
             );
         } else if let Some(other) = services.insert(r, dest_ref) {
             report.error(
