@@ -161,6 +161,16 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
     }
     let inputs = Inputs::index(&list.items, &mut results);
     watch.lap("index");
+    if options.carried_to_cluster
+        && inputs.virtual_meshes.is_empty()
+        && (!inputs.meshes.is_empty() || !inputs.destinations.is_empty())
+    {
+        // The hosts that read files refuse such a tree (a VirtualMesh left out by mistake
+        // would prune every federated object); under kpt the package at least says so.
+        results.push(KrmResult::warning(
+            "no VirtualMesh among the Gloo Mesh resources: nothing is federated between clusters, only each Destination's own DestinationRule and AuthorizationPolicy are rendered (vmesh render, Argo CD and kustomize refuse such inputs); add the VirtualMesh, or check that its file is not in .krmignore",
+        ));
+    }
     let plan = Plan::build(&inputs, &list.items, &config, &mut results);
     watch.lap("plan");
     // Before certificates and templates: the output a plan implies can be the square of

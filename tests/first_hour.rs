@@ -317,3 +317,34 @@ fn the_readme_first_screen_runs_as_written() {
     files.sort();
     assert_eq!(files.join(" "), listed);
 }
+
+/// A kpt package with Meshes and Destinations but no VirtualMesh used to render with exit 0
+/// and no hint; now it says why nothing is federated.
+#[test]
+fn a_package_without_a_virtual_mesh_says_so() {
+    let input = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/two-clusters/input.yaml"),
+    )
+    .unwrap();
+    let start = input
+        .find("- apiVersion: networking.mesh.gloo.solo.io/v1")
+        .unwrap();
+    let end = input
+        .find("- apiVersion: discovery.mesh.gloo.solo.io/v1")
+        .unwrap();
+    let without = format!("{}{}", &input[..start], &input[end..]);
+    assert!(!without.contains("kind: VirtualMesh"));
+    let output = run_with_stdin(vmesh(), &without);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("no VirtualMesh among the Gloo Mesh resources"),
+        "{}",
+        text(&output.stdout)
+    );
+    // A package without Gloo Mesh resources passes through without it (vmesh can sit in
+    // any kpt pipeline).
+    let plain = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n";
+    let output = run_with_stdin(vmesh(), plain);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!text(&output.stdout).contains("no VirtualMesh"));
+}
