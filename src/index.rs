@@ -197,14 +197,40 @@ impl Inputs {
     }
 
     fn insert(&mut self, typed: Typed, item: &Item, results: &mut Results) {
-        let key = || ObjectRef::new(item.name(), item.namespace());
+        // Read under the names their references use (kustomize renames a transformer's
+        // inputs before it sees them; a no-op under kpt). The item itself is not changed.
+        let (name, namespace) = own_name(item);
+        let key = || ObjectRef::new(&name, &namespace);
+        let own = (name.clone(), namespace.clone());
         match typed {
-            Typed::VirtualMesh(r) => insert(&mut self.virtual_meshes, key(), *r, item, results),
-            Typed::AccessPolicy(r) => insert(&mut self.access_policies, key(), r, item, results),
-            Typed::Mesh(r) => insert(&mut self.meshes, key(), *r, item, results),
-            Typed::Destination(r) => insert(&mut self.destinations, key(), r, item, results),
-            Typed::Workload(r) => insert(&mut self.workloads, key(), r, item, results),
-            Typed::Settings(r) => insert(&mut self.settings, key(), r, item, results),
+            Typed::VirtualMesh(r) => insert(
+                &mut self.virtual_meshes,
+                key(),
+                renamed(*r, &own),
+                item,
+                results,
+            ),
+            Typed::AccessPolicy(r) => insert(
+                &mut self.access_policies,
+                key(),
+                renamed(r, &own),
+                item,
+                results,
+            ),
+            Typed::Mesh(r) => insert(&mut self.meshes, key(), renamed(*r, &own), item, results),
+            Typed::Destination(r) => insert(
+                &mut self.destinations,
+                key(),
+                renamed(r, &own),
+                item,
+                results,
+            ),
+            Typed::Workload(r) => {
+                insert(&mut self.workloads, key(), renamed(r, &own), item, results)
+            }
+            Typed::Settings(r) => {
+                insert(&mut self.settings, key(), renamed(r, &own), item, results)
+            }
             Typed::KubernetesCluster(r) => insert(
                 &mut self.clusters,
                 item.name().to_string(),
@@ -311,12 +337,63 @@ fn duplicate(item: &Item, first: &Item) -> KrmResult {
 
 /// Attaches the item's resourceRef and file to a result.
 pub fn at(item: &Item, mut result: KrmResult) -> KrmResult {
-    result.resource_ref = Some(item.resource_ref());
-    result.file = item.file_ref();
+    let mut resource_ref = item.resource_ref();
+    // The resource's own name, as its file gives it, not the one kustomize's builtins gave
+    // it (namePrefix:, namespace:) before a transformer saw it.
+    let (name, namespace) = own_name(item);
+    resource_ref.name = name;
+    resource_ref.namespace = namespace;
+    result.resource_ref = Some(resource_ref);
+    result.file = item.file_ref().or_else(|| origin_file(item));
     if result.file.is_none() {
         result = result.with_tag("item", item.position.to_string());
     }
     result
+}
+
+/// A typed resource under its own name (see [`own_name`]).
+fn renamed<S>(
+    typed: Result<Resource<S>, TypeError>,
+    (name, namespace): &(String, String),
+) -> Result<Resource<S>, TypeError> {
+    typed.map(|mut r| {
+        r.meta.name = Some(name.clone());
+        if !namespace.is_empty() {
+            r.meta.namespace = Some(namespace.clone());
+        }
+        r
+    })
+}
+
+/// An item's name and namespace before kustomize renamed it (kustomize records them first
+/// in `internal.config.kubernetes.io/previousNames` / `previousNamespaces`); its own
+/// otherwise. kpt never sets these annotations.
+pub fn own_name(item: &Item) -> (String, String) {
+    let first = |key: &str| {
+        item.annotation(key)
+            .and_then(|v| v.split(',').next())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    (
+        first("internal.config.kubernetes.io/previousNames")
+            .unwrap_or_else(|| item.name().to_string()),
+        first("internal.config.kubernetes.io/previousNamespaces")
+            .unwrap_or_else(|| item.namespace().to_string()),
+    )
+}
+
+/// The file kustomize records in `config.kubernetes.io/origin` (`buildMetadata:
+/// [originAnnotations]`), for items without kpt's path annotation.
+fn origin_file(item: &Item) -> Option<crate::krm::results::FileRef> {
+    let origin = item.annotation("config.kubernetes.io/origin")?;
+    let path = origin
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("path: "))?;
+    Some(crate::krm::results::FileRef {
+        path: path.trim().trim_matches(['"', '\'']).to_string(),
+        index: 0,
+    })
 }
 
 #[cfg(test)]

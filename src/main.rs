@@ -42,7 +42,13 @@ Examples:
   vmesh render functions/gitops/meshes --out functions/gitops/clusters --check
 
   # The functionConfig's JSON Schema
-  vmesh schema";
+  vmesh schema
+
+Exit codes:
+  0  success (warnings and info results allowed; --help and --version too)
+  1  any error: input that cannot be read, errors in the resources or the configuration,
+     a usage error (an unknown flag or command), drift found by `vmesh render --check`,
+     an internal error; the reason is on stderr (and in the results of a ResourceList)";
 
 const FN_ABOUT: &str = "\
 Reads one ResourceList on stdin and writes one ResourceList on stdout (the KRM function
@@ -122,7 +128,9 @@ vmesh as a kustomize exec plugin. The plugin config's kind decides the role:
                           keep their namespaces and names, whatever `namespace:` says
 Both take the VirtualMeshRenderer settings under `spec:`; `spec.cluster` is required.
 
-`vmesh kustomize install` links vmesh into kustomize's plugin directory as both kinds;
+`vmesh kustomize install` links the vmesh on PATH (or --bin) into kustomize's plugin
+directory ($KUSTOMIZE_PLUGIN_HOME, $XDG_CONFIG_HOME/kustomize/plugin or
+~/.config/kustomize/plugin; --plugin-home) as both kinds, and says where;
 kustomize then runs it as `<plugin dir>/vmesh.dev/v1alpha1/<kind>/<Kind> <config file>`,
 which vmesh recognises. The KRM exec-function form (the config annotated with
 config.kubernetes.io/function: {exec: {path: vmesh}}) works with standalone
@@ -158,26 +166,45 @@ enum Command {
     /// Discover the Mesh, Destination and Workload inputs from kubectl dumps or kubeconfig contexts.
     #[command(long_about = DISCOVER_ABOUT, after_long_help = DISCOVER_EXAMPLES)]
     Discover(Box<DiscoverCli>),
-    /// Print the JSON Schema of a configuration kind (default: the functionConfig).
-    #[command(
-        long_about = "Print the JSON Schema of a configuration kind: the functionConfig VirtualMeshRenderer (default), or the kustomize plugin configs.",
-        after_long_help = "Examples:\n  vmesh schema > virtualmeshrenderer.schema.json\n  vmesh schema VirtualMeshGenerator"
-    )]
+    /// Print the JSON Schema of a kind vmesh reads (default: the functionConfig), for editors.
+    #[command(long_about = SCHEMA_ABOUT, after_long_help = SCHEMA_EXAMPLES)]
     Schema {
-        #[arg(value_enum, default_value_t = ConfigKind::Renderer)]
-        kind: ConfigKind,
+        #[arg(
+            default_value = "VirtualMeshRenderer",
+            value_parser = clap::builder::PossibleValuesParser::new(SCHEMA_KINDS)
+        )]
+        kind: String,
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ConfigKind {
-    #[value(name = "VirtualMeshRenderer")]
-    Renderer,
-    #[value(name = "VirtualMeshGenerator")]
-    Generator,
-    #[value(name = "VirtualMeshTransformer")]
-    Transformer,
-}
+/// Every kind `vmesh schema` describes: vmesh's configs, then the Gloo Mesh kinds it reads.
+const SCHEMA_KINDS: [&str; 10] = [
+    "VirtualMeshRenderer",
+    "VirtualMeshGenerator",
+    "VirtualMeshTransformer",
+    "VirtualMesh",
+    "AccessPolicy",
+    "Mesh",
+    "Destination",
+    "Workload",
+    "Settings",
+    "KubernetesCluster",
+];
+
+const SCHEMA_ABOUT: &str = "\
+Print the JSON Schema of a kind vmesh reads: the functionConfig VirtualMeshRenderer
+(default), the kustomize plugin configs, or a Gloo Mesh kind (VirtualMesh, AccessPolicy,
+Mesh, Destination, Workload, Settings, KubernetesCluster). The Gloo Mesh schemas are read
+off vmesh's own typed model, so an editor using them (the Kubernetes YAML language server)
+flags exactly the unknown fields and wrong types a render would refuse.";
+
+const SCHEMA_EXAMPLES: &str = "\
+Examples:
+  vmesh schema > virtualmeshrenderer.schema.json
+  vmesh schema VirtualMeshGenerator
+  vmesh schema VirtualMesh > .schemas/virtualmesh.json
+  # then, first line of a VirtualMesh file (yaml-language-server modeline):
+  # yaml-language-server: $schema=.schemas/virtualmesh.json";
 
 #[derive(Args)]
 struct RenderCli {
@@ -271,6 +298,9 @@ enum KustomizeAction {
         /// The plugin directory [default: kustomize's: $KUSTOMIZE_PLUGIN_HOME, $XDG_CONFIG_HOME/kustomize/plugin, ~/.config/kustomize/plugin]
         #[arg(long, value_name = "DIR")]
         plugin_home: Option<PathBuf>,
+        /// The vmesh executable to link [default: the `vmesh` found on PATH]
+        #[arg(long, value_name = "PATH")]
+        bin: Option<PathBuf>,
     },
     /// Run as a legacy exec plugin with this config file (what kustomize does)
     Plugin {
@@ -292,20 +322,36 @@ fn main() -> ExitCode {
         }
         return print(kustomize_plugin(&config));
     }
-    let cli = Cli::parse_from(args);
+    // Usage errors exit 1 like every other error (clap's own code is 2); help and version
+    // go to stdout with exit 0.
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match cli.command.unwrap_or(Command::Fn) {
         Command::Fn => run_function(),
         Command::Render(render) => print(run_render(*render)),
         Command::Discover(discover) => print(run_discover(*discover)),
         Command::Kustomize { action } => match action {
-            KustomizeAction::Install { plugin_home } => print(install_plugins(plugin_home)),
+            KustomizeAction::Install { plugin_home, bin } => {
+                print(install_plugins(plugin_home, bin))
+            }
             KustomizeAction::Plugin { config } => print(kustomize_plugin(&config)),
         },
         Command::Schema { kind } => {
-            let schema = match kind {
-                ConfigKind::Renderer => vmesh::model::config::json_schema(),
-                ConfigKind::Generator => kustomize::json_schema(kustomize::GENERATOR_KIND),
-                ConfigKind::Transformer => kustomize::json_schema(kustomize::TRANSFORMER_KIND),
+            let schema = match kind.as_str() {
+                "VirtualMeshRenderer" => vmesh::model::config::json_schema(),
+                "VirtualMeshGenerator" => kustomize::json_schema(kustomize::GENERATOR_KIND),
+                "VirtualMeshTransformer" => kustomize::json_schema(kustomize::TRANSFORMER_KIND),
+                gloo => vmesh::model::schema::resource_schema(gloo)
+                    .expect("clap admits only the kinds vmesh describes"),
             };
             println!(
                 "{}",
@@ -404,17 +450,44 @@ fn run_discover(cli: DiscoverCli) -> Reply {
     hosts::discover::discover(&args, &hosts::live::read_context)
 }
 
-/// Links this executable into kustomize's plugin directory under both plugin kinds.
-fn install_plugins(plugin_home: Option<PathBuf>) -> Reply {
-    let Some(home) = plugin_home.or_else(default_plugin_home) else {
-        return Reply::fail(
-            "cannot tell where kustomize looks for plugins: set --plugin-home, KUSTOMIZE_PLUGIN_HOME or HOME",
-        );
+/// Links the `vmesh` on PATH (or `--bin`) into kustomize's plugin directory under both
+/// plugin kinds, and says where: the directory is not one a user would guess.
+fn install_plugins(plugin_home: Option<PathBuf>, bin: Option<PathBuf>) -> Reply {
+    let (home, why) = match plugin_home {
+        Some(home) => (home, "--plugin-home".to_string()),
+        None => match default_plugin_home() {
+            Some(found) => found,
+            None => {
+                return Reply::fail(
+                    "cannot tell where kustomize looks for plugins: set --plugin-home, KUSTOMIZE_PLUGIN_HOME or HOME",
+                );
+            }
+        },
     };
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return Reply::fail(format!("cannot find the vmesh executable: {e}")),
+    // The vmesh users run, not whichever binary ran this (a `cargo run` build): the link
+    // then follows upgrades of the vmesh on PATH.
+    let exe = match bin {
+        Some(bin) => bin,
+        None => match on_path("vmesh") {
+            Some(found) => found,
+            None => {
+                return Reply::fail(
+                    "no vmesh on PATH to link: install vmesh on PATH (e.g. cargo install --path .), or name the executable with --bin",
+                );
+            }
+        },
     };
+    let exe = if exe.is_absolute() {
+        exe
+    } else {
+        match std::env::current_dir() {
+            Ok(dir) => dir.join(exe),
+            Err(e) => return Reply::fail(format!("cannot resolve {}: {e}", exe.display())),
+        }
+    };
+    if !exe.is_file() {
+        return Reply::fail(format!("{} is not a file", exe.display()));
+    }
     let mut reply = Reply::default();
     for kind in [kustomize::GENERATOR_KIND, kustomize::TRANSFORMER_KIND] {
         let dir = home
@@ -435,33 +508,57 @@ fn install_plugins(plugin_home: Option<PathBuf>) -> Reply {
             .stdout
             .push_str(&format!("{} -> {}\n", link.display(), exe.display()));
     }
+    reply.stderr.push_str(&format!(
+        "vmesh: installed the kustomize plugins VirtualMeshGenerator and VirtualMeshTransformer in {} ({why}), linked to {}; run kustomize with --enable-alpha-plugins\n",
+        home.display(),
+        exe.display()
+    ));
     reply
+}
+
+/// The first executable file named `name` in PATH's directories.
+fn on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// kustomize's plugin directory: the first that exists of $KUSTOMIZE_PLUGIN_HOME,
 /// $XDG_CONFIG_HOME/kustomize/plugin, ~/.config/kustomize/plugin, ~/kustomize/plugin (as
-/// kustomize looks), else the first of them that is set.
-fn default_plugin_home() -> Option<PathBuf> {
+/// kustomize looks), else the first of them that is set; with where it came from.
+fn default_plugin_home() -> Option<(PathBuf, String)> {
     let env = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
     let home = env("HOME");
-    let candidates: Vec<PathBuf> = [
-        env("KUSTOMIZE_PLUGIN_HOME"),
-        env("XDG_CONFIG_HOME").map(|d| d.join("kustomize/plugin")),
-        home.as_ref().map(|h| h.join(".config/kustomize/plugin")),
-        home.as_ref().map(|h| h.join("kustomize/plugin")),
+    let candidates: Vec<(PathBuf, &str)> = [
+        (env("KUSTOMIZE_PLUGIN_HOME"), "$KUSTOMIZE_PLUGIN_HOME"),
+        (
+            env("XDG_CONFIG_HOME").map(|d| d.join("kustomize/plugin")),
+            "$XDG_CONFIG_HOME/kustomize/plugin",
+        ),
+        (
+            home.as_ref().map(|h| h.join(".config/kustomize/plugin")),
+            "kustomize's default, ~/.config/kustomize/plugin",
+        ),
+        (
+            home.as_ref().map(|h| h.join("kustomize/plugin")),
+            "kustomize's fallback, ~/kustomize/plugin",
+        ),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(dir, why)| dir.map(|d| (d, why)))
     .collect();
     candidates
         .iter()
-        .find(|d| d.is_dir())
+        .find(|(d, _)| d.is_dir())
         .or(candidates.first())
-        .cloned()
+        .map(|(d, why)| (d.clone(), why.to_string()))
 }
 
 fn print(reply: Reply) -> ExitCode {
@@ -491,7 +588,14 @@ fn install_panic_hook() {
     }));
 }
 
+/// Printed when `vmesh` (the KRM function) is started with a terminal on stdin: a person,
+/// not kpt or kustomize, is waiting for it.
+const TERMINAL_HINT: &str = "vmesh: reading one KRM ResourceList from stdin (end it with Ctrl-D); to render YAML files, run `vmesh render FILE|DIR...` (see `vmesh --help`)";
+
 fn run_function() -> ExitCode {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("{TERMINAL_HINT}");
+    }
     let text = match read_stdin() {
         Ok(text) => text,
         Err(message) => return input_failure(&message),
@@ -503,10 +607,10 @@ fn run_function() -> ExitCode {
     };
     let parsed = started.elapsed();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (stdout, exit_code, results) = match &list.function_config {
+    let (stdout, exit_code, results, summary) = match &list.function_config {
         Some(config) if kustomize::is_plugin_config(config) => {
             let (stdout, code) = kustomize::krm_function(list, &cwd);
-            (stdout, code, None)
+            (stdout, code, None, String::new())
         }
         _ => {
             // Gloo Mesh inputs renamed by kustomize's builtins (KRM transformer form) are
@@ -515,6 +619,8 @@ fn run_function() -> ExitCode {
             let base_dir = config_dir(list.function_config.as_ref()).unwrap_or(cwd);
             let options = RunOptions {
                 base_dir: Some(base_dir),
+                // kpt carries the package (these items) to `kpt live apply`.
+                carried_to_cluster: true,
                 ..RunOptions::new(OutputStyle::ResourceList)
             };
             let outcome = vmesh::run(list, &options);
@@ -524,7 +630,20 @@ fn run_function() -> ExitCode {
                     eprintln!("vmesh timing: {stage} {duration:?}");
                 }
             }
-            (outcome.stdout, outcome.exit_code, Some(outcome.results))
+            // kpt and kustomize show the results themselves and pipe stdout; a person who
+            // ran vmesh at a terminal gets one line on what was rendered where.
+            let at_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let summary = if hosts::wants_summary(at_terminal) {
+                hosts::summary(&outcome)
+            } else {
+                String::new()
+            };
+            (
+                outcome.stdout,
+                outcome.exit_code,
+                Some(outcome.results),
+                summary,
+            )
         }
     };
     let mut out = std::io::stdout().lock();
@@ -547,6 +666,7 @@ fn run_function() -> ExitCode {
         eprintln!("vmesh: {errors}nothing was rendered (see the results)");
         return ExitCode::FAILURE;
     }
+    eprint!("{summary}");
     ExitCode::SUCCESS
 }
 

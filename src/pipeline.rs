@@ -42,6 +42,10 @@ pub struct RunOptions {
     pub base_dir: Option<std::path::PathBuf>,
     /// The current time (certificate validity and rotation); `None` reads the clock.
     pub now: Option<std::time::SystemTime>,
+    /// The host carries the input items on towards a cluster (a kpt package goes to `kpt
+    /// live apply`, a kustomize transformer's input to the build): a Gloo Mesh resource not
+    /// marked local-config gets a warning, the same under every such host.
+    pub carried_to_cluster: bool,
 }
 
 impl RunOptions {
@@ -52,6 +56,7 @@ impl RunOptions {
             style,
             base_dir: None,
             now: None,
+            carried_to_cluster: false,
         }
     }
 }
@@ -104,6 +109,40 @@ pub fn run(list: ResourceList, options: &RunOptions) -> Outcome {
     outcome
 }
 
+/// A warning for a Gloo Mesh resource that is not marked local-config, naming it by its
+/// own name (the one its file gives it, before kustomize's `namePrefix:` or `namespace:`)
+/// and its file (kpt's path annotation, or kustomize's `config.kubernetes.io/origin`), as
+/// `index::at` names every resource.
+pub fn not_local_config(item: &crate::krm::Item) -> Option<KrmResult> {
+    use crate::index::{DISCOVERY_GROUP, MULTICLUSTER_GROUP, NETWORKING_GROUP, SETTINGS_GROUP};
+    use crate::krm::LOCAL_CONFIG_ANNOTATION;
+    let gloo = [
+        NETWORKING_GROUP,
+        DISCOVERY_GROUP,
+        SETTINGS_GROUP,
+        MULTICLUSTER_GROUP,
+    ]
+    .iter()
+    .any(|g| item.is_group(g));
+    if !gloo || item.annotation(LOCAL_CONFIG_ANNOTATION) == Some("true") {
+        return None;
+    }
+    let (name, namespace) = crate::index::own_name(item);
+    let shown = if namespace.is_empty() {
+        name
+    } else {
+        format!("{namespace}/{name}")
+    };
+    Some(crate::index::at(
+        item,
+        KrmResult::warning(format!(
+            "{} {shown} is not marked {LOCAL_CONFIG_ANNOTATION}: \"true\", so it would be applied to the cluster with the rendered objects (kpt live apply of the package, kubectl apply of the kustomize build): add the annotation; vmesh reads the resource either way",
+            item.kind()
+        ))
+        .with_field(format!("metadata.annotations.{LOCAL_CONFIG_ANNOTATION}")),
+    ))
+}
+
 fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatch) -> Outcome {
     let mut results = Results::default();
     let config = match &options.config {
@@ -117,8 +156,25 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
             return failure(&list, results, options.style);
         }
     };
+    if options.carried_to_cluster {
+        for item in &list.items {
+            if let Some(warning) = not_local_config(item) {
+                results.push(warning);
+            }
+        }
+    }
     let inputs = Inputs::index(&list.items, &mut results);
     watch.lap("index");
+    if options.carried_to_cluster
+        && inputs.virtual_meshes.is_empty()
+        && (!inputs.meshes.is_empty() || !inputs.destinations.is_empty())
+    {
+        // The hosts that read files refuse such a tree (a VirtualMesh left out by mistake
+        // would prune every federated object); under kpt the package at least says so.
+        results.push(KrmResult::warning(
+            "no VirtualMesh among the Gloo Mesh resources: nothing is federated between clusters, only each Destination's own DestinationRule and AuthorizationPolicy are rendered (vmesh render, Argo CD and kustomize refuse such inputs); add the VirtualMesh, or check that its file is not in .krmignore",
+        ));
+    }
     let plan = Plan::build(&inputs, &list.items, &config, &mut results);
     watch.lap("plan");
     // Before certificates and templates: the output a plan implies can be the square of

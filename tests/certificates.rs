@@ -593,13 +593,14 @@ fn assert_error(text: &str, needle: &str) {
 
 #[test]
 fn bad_trust_configuration_gives_clear_errors() {
+    // In the user's terms; Gloo Mesh's texts stay in the gloo-mesh-message tag.
     assert_error(
         &input("      limited: {}\n", "", None),
-        "limited trust not supported",
+        "limited trust (each mesh keeps its own root) is not supported",
     );
     assert_error(
         &input("      autoRestartPods: true\n", "", None),
-        "must specify trust model to use for issuing certificates",
+        "mtlsConfig names no trust model",
     );
     assert_error(
         &input(

@@ -21,7 +21,7 @@ use crate::krm::Item;
 use crate::model::Resource;
 use crate::model::common::ObjectRef;
 use crate::model::networking::{CommonCertOptions, MtlsConfig, RotationStrategy, VirtualMeshSpec};
-use crate::plan::report::Report;
+use crate::plan::report::{Message, Report};
 use crate::plan::{MeshPlan, Plan};
 use base64::Engine as _;
 use derive::KeySource;
@@ -377,9 +377,12 @@ fn trust_model_ok(vm: &Resource<VirtualMeshSpec>, mtls: &MtlsConfig, report: &mu
         report.error(
             vm.item,
             "spec.mtlsConfig.limited",
-            format!(
-                "limited trust not supported in version vmesh-{} of Gloo Mesh; use mtlsConfig.shared",
-                env!("CARGO_PKG_VERSION")
+            Message::new(
+                "limited trust (each mesh keeps its own root) is not supported: vmesh gives the VirtualMesh's meshes one shared root of trust; use mtlsConfig.shared instead",
+                format!(
+                    "limited trust not supported in version {} of Gloo Mesh",
+                    env!("CARGO_PKG_VERSION")
+                ),
             ),
         );
         return false;
@@ -388,7 +391,10 @@ fn trust_model_ok(vm: &Resource<VirtualMeshSpec>, mtls: &MtlsConfig, report: &mu
         report.error(
             vm.item,
             "spec.mtlsConfig",
-            "must specify trust model to use for issuing certificates",
+            Message::new(
+                "mtlsConfig names no trust model, so vmesh cannot issue the meshes' cacerts: set mtlsConfig.shared (with rootCertificateAuthority.generated or .secret)",
+                "must specify trust model to use for issuing certificates",
+            ),
         );
         return false;
     };
@@ -676,7 +682,20 @@ fn user_root(
         report.error(
             vm.item,
             field,
-            format!("root CA Secret {secret_ref} is not in the input"),
+            {
+                let secrets: Vec<String> = inputs.secrets.keys().map(ToString::to_string).collect();
+                match crate::plan::messages::closest(
+                    &secret_ref.to_string(),
+                    secrets.iter().map(String::as_str),
+                ) {
+                    Some(near) => format!(
+                        "root CA Secret {secret_ref} is not in the input; did you mean {near}?"
+                    ),
+                    None => format!(
+                        "root CA Secret {secret_ref} is not in the input: add it (marked config.kubernetes.io/local-config: \"true\", so it never reaches a cluster), or use rootCertificateAuthority.generated"
+                    ),
+                }
+            },
         );
         return None;
     };
@@ -684,15 +703,15 @@ fn user_root(
     match read_user_root(item, env) {
         Ok(root) => Some(root),
         Err(message) => {
+            // One error, on the Secret (the thing to fix), naming the VirtualMesh that uses
+            // it: not a second one on the VirtualMesh for the same cause.
             report.error(
                 index,
                 "data",
-                format!("root CA Secret {secret_ref} {message}"),
-            );
-            report.error(
-                vm.item,
-                field,
-                format!("root CA Secret {secret_ref} cannot be used (see its result)"),
+                format!(
+                    "root CA Secret {secret_ref} (the root CA of VirtualMesh {}) {message}",
+                    vm.object_ref()
+                ),
             );
             None
         }

@@ -31,7 +31,6 @@
 
 use super::source::{self, display};
 use super::{Reply, resource_list};
-use crate::index::{DISCOVERY_GROUP, MULTICLUSTER_GROUP, NETWORKING_GROUP, SETTINGS_GROUP};
 use crate::krm::write::{OutputItem, write_resource_list};
 use crate::krm::{
     self, Item, KrmResult, LOCAL_CONFIG_ANNOTATION, ResourceList, ResourceRef, Results,
@@ -238,6 +237,8 @@ fn options(config: RenderConfig, style: OutputStyle, base: &Path) -> RunOptions 
     RunOptions {
         config: Some(config),
         base_dir: Some(base.to_path_buf()),
+        // A transformer's input items go on into the build; a generator's never do.
+        carried_to_cluster: style != OutputStyle::GeneratedStream,
         ..RunOptions::new(style)
     }
 }
@@ -306,26 +307,9 @@ fn prepare_transformer_input(
     list: &mut ResourceList,
     config: &RenderConfig,
 ) -> Result<(), Results> {
+    // A Gloo Mesh resource that is not local-config gets the same warning as under kpt,
+    // from the run (RunOptions::carried_to_cluster).
     let mut problems = Results::default();
-    for item in &list.items {
-        let gloo = [
-            NETWORKING_GROUP,
-            DISCOVERY_GROUP,
-            SETTINGS_GROUP,
-            MULTICLUSTER_GROUP,
-        ]
-        .iter()
-        .any(|g| item.is_group(g));
-        if gloo && item.annotation(LOCAL_CONFIG_ANNOTATION) != Some("true") {
-            problems.push(crate::index::at(
-                item,
-                KrmResult::error(format!(
-                    "not marked {LOCAL_CONFIG_ANNOTATION}: \"true\": kustomize would put this Gloo Mesh resource into the cluster's manifests; add the annotation"
-                ))
-                .with_field(format!("metadata.annotations.{LOCAL_CONFIG_ANNOTATION}")),
-            ));
-        }
-    }
     restore_original_names(&mut list.items);
     if !super::has_virtual_mesh(&list.items) {
         problems.push(KrmResult::error(format!(

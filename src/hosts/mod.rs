@@ -79,6 +79,45 @@ fn one_line(message: impl std::fmt::Display) -> String {
 }
 
 /// Results as stderr lines (`KrmResult`'s `Display`), one per result.
+/// One line on what a successful run rendered where, for a person reading stderr:
+/// `vmesh: rendered 24 objects for 2 clusters (cluster-1: 12, cluster-2: 12); 1 warning`.
+pub fn summary(outcome: &crate::Outcome) -> String {
+    let total: usize = outcome.clusters.iter().map(|(_, n)| n).sum();
+    let per_cluster: Vec<String> = outcome
+        .clusters
+        .iter()
+        .map(|(cluster, n)| format!("{}: {n}", one_line(cluster)))
+        .collect();
+    let warnings = outcome
+        .results
+        .iter()
+        .filter(|r| r.severity == crate::krm::Severity::Warning)
+        .count();
+    let clusters = match outcome.clusters.len() {
+        1 => "1 cluster".to_string(),
+        n => format!("{n} clusters"),
+    };
+    let warnings = match warnings {
+        0 => "no warnings".to_string(),
+        1 => "1 warning (see the results)".to_string(),
+        n => format!("{n} warnings (see the results)"),
+    };
+    format!(
+        "vmesh: rendered {total} objects for {clusters} ({}); {warnings}\n",
+        per_cluster.join(", ")
+    )
+}
+
+/// Whether a host that does not show results itself prints [`summary`]: `VMESH_SUMMARY=0`
+/// silences it, `VMESH_SUMMARY=1` asks for it where it is off by default.
+pub fn wants_summary(by_default: bool) -> bool {
+    match std::env::var("VMESH_SUMMARY").as_deref() {
+        Ok("0") => false,
+        Ok("1") => true,
+        _ => by_default,
+    }
+}
+
 pub fn result_lines(results: &[KrmResult]) -> String {
     results.iter().map(|r| format!("{r}\n")).collect()
 }

@@ -111,6 +111,10 @@ fn prepare(args: &RenderArgs) -> Result<(Prepared, Reply), Reply> {
     reply
         .stderr
         .push_str(&super::result_lines(&outcome.results));
+    // Argo CD shows the manifests itself; a person running vmesh render gets one line.
+    if !args.one_cluster && super::wants_summary(true) {
+        reply.stderr.push_str(&super::summary(&outcome));
+    }
     Ok((
         Prepared {
             objects: super::generated_objects(&outcome),

@@ -172,8 +172,9 @@ pub fn not_a_resource_list(text: &str) -> Option<String> {
         return None;
     }
     Some(format!(
-        "input is not a ResourceList: found kind {kind:?} (apiVersion {:?}); a KRM function reads one ResourceList with `items`",
-        top("apiVersion").unwrap_or_default()
+        "input is not a ResourceList: found kind {kind:?} (apiVersion {:?}); a KRM function reads one ResourceList with `items`{}",
+        top("apiVersion").unwrap_or_default(),
+        super::read::RENDER_HINT
     ))
 }
 
@@ -280,7 +281,7 @@ mod tests {
         assert_eq!(
             not_a_resource_list("apiVersion: v1\nkind: ConfigMap\ndata:\n  kind: x\n").as_deref(),
             Some(
-                "input is not a ResourceList: found kind \"ConfigMap\" (apiVersion \"v1\"); a KRM function reads one ResourceList with `items`"
+                "input is not a ResourceList: found kind \"ConfigMap\" (apiVersion \"v1\"); a KRM function reads one ResourceList with `items`; to render YAML files of plain manifests, run `vmesh render FILE|DIR...` instead"
             )
         );
         assert_eq!(not_a_resource_list("kind: ResourceList\nitem: []\n"), None);

@@ -165,18 +165,22 @@ where
     let wire = match docs.len() {
         1 => docs.into_iter().next().expect("one document"),
         0 => {
-            return Err(InputError(
-                "input is empty: expected one ResourceList document on stdin".into(),
-            ));
+            return Err(InputError(format!(
+                "input is empty: expected one ResourceList document on stdin{RENDER_HINT}"
+            )));
         }
         n => {
             return Err(InputError(format!(
-                "input has {n} YAML documents; expected exactly one ResourceList document"
+                "input has {n} YAML documents; expected exactly one ResourceList document{RENDER_HINT}"
             )));
         }
     };
     Ok((wire, uses_aliases.get()))
 }
+
+/// What a person who piped plain manifests into `vmesh` wants instead.
+pub const RENDER_HINT: &str =
+    "; to render YAML files of plain manifests, run `vmesh render FILE|DIR...` instead";
 
 fn finish_list(parts: ListParts, text: String) -> Result<ResourceList, InputError> {
     let kind = parts.kind.unwrap_or_default();
@@ -191,7 +195,7 @@ fn finish_list(parts: ListParts, text: String) -> Result<ResourceList, InputErro
         }
         _ => {
             return Err(InputError(format!(
-                "input is not a ResourceList: found kind {kind:?} (apiVersion {api_version:?}); a KRM function reads one ResourceList with `items`"
+                "input is not a ResourceList: found kind {kind:?} (apiVersion {api_version:?}); a KRM function reads one ResourceList with `items`{RENDER_HINT}"
             )));
         }
     }

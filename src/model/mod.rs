@@ -4,6 +4,7 @@ pub mod common;
 pub mod config;
 pub mod discovery;
 pub mod networking;
+pub mod schema;
 
 use common::ObjectRef;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -84,7 +85,7 @@ pub fn parse_at<T: DeserializeOwned>(value: &Value, prefix: &str) -> Result<T, T
     }
 
     serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
-        let inner = redact_values(&error.inner().to_string());
+        let inner = in_user_terms(&redact_values(&error.inner().to_string()));
         // serde_path_to_error's path already ends with the unknown key itself.
         let path = join_path(prefix, &error.path().to_string());
         if let Some((field, expected)) = unknown_field(&inner) {
@@ -166,6 +167,69 @@ fn redact_values(message: &str) -> String {
         }
     }
     message.to_string()
+}
+
+/// serde's wording of a wrong type or value (`invalid type: string "http", expected u32`)
+/// in the user's terms: what the field takes, then what it found (`expected a whole number
+/// between 0 and 4294967295, found the string "http"`). No Rust type names.
+fn in_user_terms(message: &str) -> String {
+    let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    else {
+        return message.to_string();
+    };
+    let Some((found, expected)) = rest.rsplit_once(", expected ") else {
+        return message.to_string();
+    };
+    let expected_text = match expected {
+        "u8" => "a whole number between 0 and 255".to_string(),
+        "u16" => "a whole number between 0 and 65535".to_string(),
+        "u32" => "a whole number between 0 and 4294967295".to_string(),
+        "u64" => "a whole number between 0 and 18446744073709551615".to_string(),
+        "i32" => "a whole number between -2147483648 and 2147483647".to_string(),
+        "i64" => "a whole number between -9223372036854775808 and 9223372036854775807".to_string(),
+        "f32" | "f64" => "a number".to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a sequence" => "a list".to_string(),
+        "a map" => "an object (a mapping of keys to values)".to_string(),
+        other if other.starts_with("struct ") => {
+            "an object (a mapping of keys to values)".to_string()
+        }
+        other => other.to_string(),
+    };
+    let found_text = if let Some(text) = found.strip_prefix("string ") {
+        format!("the string {text}")
+    } else if let Some(n) = found
+        .strip_prefix("integer `")
+        .or_else(|| found.strip_prefix("floating point `"))
+    {
+        format!("the number {}", n.trim_end_matches('`'))
+    } else if let Some(b) = found.strip_prefix("boolean `") {
+        b.trim_end_matches('`').to_string()
+    } else {
+        match found {
+            "map" => "an object".to_string(),
+            "sequence" => "a list".to_string(),
+            "unit value" | "null" => "null (no value)".to_string(),
+            other => other.to_string(),
+        }
+    };
+    // A quoted number or boolean is a string in YAML: say how to write the value.
+    let unquoted = found
+        .strip_prefix("string \"")
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| {
+            (expected == "a boolean" && matches!(*t, "true" | "false"))
+                || (expected_text.starts_with("a whole number") && t.parse::<i128>().is_ok())
+        });
+    match unquoted {
+        Some(_) => format!(
+            "expected {expected_text}, found the string {} (write it without quotes)",
+            found.trim_start_matches("string ")
+        ),
+        None => format!("expected {expected_text}, found {found_text}"),
+    }
 }
 
 fn join_path(prefix: &str, rest: &str) -> String {
@@ -264,7 +328,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.path, "spec.federation.flatNetwork");
-        assert!(err.message.contains("invalid type"), "{}", err.message);
+        assert_eq!(
+            err.message,
+            "expected true or false, found the string \"yes\""
+        );
     }
 
     #[test]
@@ -277,7 +344,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.message,
-            "invalid type: a long string (not shown), expected a boolean"
+            "expected true or false, found a long string (not shown)"
         );
         let err = parse_resource::<VirtualMeshSpec>(
             &json!({"spec": {"globalAccessPolicy": "x".repeat(41)}}),
@@ -299,8 +366,47 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.message,
-            "invalid type: string \"yes\", expected a boolean"
+            "expected true or false, found the string \"yes\""
         );
+    }
+
+    #[test]
+    fn wrong_types_say_what_the_field_takes_without_rust_type_names() {
+        let cases = [
+            (
+                "invalid type: string \"http\", expected u32",
+                "expected a whole number between 0 and 4294967295, found the string \"http\"",
+            ),
+            (
+                "invalid type: string \"80\", expected u32",
+                "expected a whole number between 0 and 4294967295, found the string \"80\" (write it without quotes)",
+            ),
+            (
+                "invalid value: integer `-1`, expected u32",
+                "expected a whole number between 0 and 4294967295, found the number -1",
+            ),
+            (
+                "invalid type: string \"true\", expected a boolean",
+                "expected true or false, found the string \"true\" (write it without quotes)",
+            ),
+            (
+                "invalid type: map, expected a sequence",
+                "expected a list, found an object",
+            ),
+            (
+                "invalid type: sequence, expected struct ObjectRef",
+                "expected an object (a mapping of keys to values), found a list",
+            ),
+        ];
+        for (serde, ours) in cases {
+            assert_eq!(in_user_terms(serde), ours);
+        }
+        let err = parse_resource::<crate::model::discovery::DestinationSpec>(
+            &json!({"spec": {"kubeService": {"ports": [{"port": "http"}]}}}),
+            0,
+        )
+        .unwrap_err();
+        assert!(!err.message.contains("u32"), "{}", err.message);
     }
 
     #[test]

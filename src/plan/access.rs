@@ -1,7 +1,8 @@
 //! AccessPolicies → the rules of each Destination's AuthorizationPolicy (Gloo Mesh's
 //! `authorization_policy_translator.go`, with decisions D5's fix for empty sources).
 
-use super::report::Report;
+use super::messages;
+use super::report::{Message, Report};
 use crate::index::Inputs;
 use crate::model::Resource;
 use crate::model::common::{IdentitySelector, ObjectRef};
@@ -94,20 +95,41 @@ impl TrustDomains {
         ))
     }
 
-    fn of(&self, cluster: &str) -> Result<Vec<String>, String> {
+    fn of(&self, cluster: &str) -> Result<Vec<String>, Message> {
         if cluster.is_empty() {
             if self.all.is_empty() {
-                return Err(
-                    "authorization-policy-translator: Trust domain not found for any cluster (no Istio Mesh names a trustDomain)".into(),
-                );
+                return Err(Message::new(
+                    "no Istio Mesh in the input names a trust domain, so no principal can be written for a service account in any cluster: set spec.istio.trustDomain on the Meshes (vmesh discover reads it from each istiod)",
+                    "authorization-policy-translator: Trust domain not found for any cluster",
+                ));
             }
             return Ok(self.all.clone());
         }
+        let gloo = format!(
+            "authorization-policy-translator: Trust domain not found for cluster {cluster}"
+        );
         match self.by_cluster.get(cluster) {
             Some(td) if !td.is_empty() => Ok(vec![td.clone()]),
-            _ => Err(format!(
-                "authorization-policy-translator: Trust domain not found for cluster {cluster}"
+            Some(_) => Err(Message::new(
+                format!(
+                    "the Istio Mesh of cluster {cluster} names no trust domain, so no principal can be written for its service accounts: set spec.istio.trustDomain on that Mesh"
+                ),
+                gloo,
             )),
+            None => {
+                let clusters: Vec<&str> = self.by_cluster.keys().map(String::as_str).collect();
+                let hint = match messages::closest(cluster, clusters.iter().copied()) {
+                    Some(near) => format!("; did you mean {near}?"),
+                    None => format!(
+                        " (clusters with an Istio Mesh: {})",
+                        messages::listed(&clusters)
+                    ),
+                };
+                Err(Message::new(
+                    format!("no Istio Mesh in the input is installed in cluster {cluster}{hint}"),
+                    gloo,
+                ))
+            }
         }
     }
 }
@@ -207,7 +229,7 @@ fn rule(
     policy_ref: &ObjectRef,
     policy: &Resource<AccessPolicySpec>,
     trust_domains: &TrustDomains,
-) -> Result<Rule, Vec<(String, String)>> {
+) -> Result<Rule, Vec<(String, Message)>> {
     let spec = &policy.spec;
     let mut sources = Vec::new();
     let mut any_source = spec.source_selector.is_empty();
@@ -241,7 +263,7 @@ fn rule(
 fn source(
     selector: &IdentitySelector,
     trust_domains: &TrustDomains,
-) -> Result<Option<Vec<Source>>, String> {
+) -> Result<Option<Vec<Source>>, Message> {
     let mut principals = Vec::new();
     let mut namespaces = Vec::new();
     let mut constrained = false;
@@ -274,7 +296,8 @@ fn source(
             if sa.namespace.is_empty() {
                 return Err(format!(
                     "kubeServiceAccountRefs.serviceAccounts[{j}]: namespace must be set (an Istio principal cannot match a service account in any namespace)"
-                ));
+                )
+                .into());
             }
             let name = if sa.name.is_empty() {
                 "*"

@@ -1,6 +1,6 @@
 //! East-west gateway selection per mesh (Gloo Mesh's `getAppliedEastWestIngressGateways`).
 
-use super::report::Report;
+use super::report::{Message, Report};
 use super::selectors;
 use crate::index::Inputs;
 use crate::model::Resource;
@@ -67,9 +67,14 @@ pub fn select(
                 report.error(
                     vm.item,
                     &field,
-                    format!(
-                        "attempting to select ingress gateway destination {} with no selector labels",
-                        dest_ref.key()
+                    Message::new(
+                        format!(
+                            "Destination {dest_ref} is selected as east-west gateway, but its Service has no workloadSelectorLabels, so the Gateway would select every gateway pod: give the Destination its pods' labels (spec.kubeService.workloadSelectorLabels)"
+                        ),
+                        format!(
+                            "attempting to select ingress gateway destination {} with no selector labels",
+                            dest_ref.key()
+                        ),
                     ),
                 );
                 break;
@@ -81,7 +86,11 @@ pub fn select(
             };
             match build(dest_ref, service, port_name) {
                 Some(gateway) => gateways.push(gateway),
-                None => report.error(vm.item, &field, port_error(port_name, &dest_ref.key())),
+                None => report.error(
+                    vm.item,
+                    &field,
+                    port_error(port_name, &dest_ref.to_string()),
+                ),
             }
             break;
         }
@@ -106,10 +115,14 @@ pub fn select(
                 report.error(
                     vm.item,
                     "spec.meshes",
-                    format!(
-                        "attempting to select ingress gateway destination {} with no selector labels (from the deprecated ingressGateways of mesh {})",
-                        dest_ref.key(),
-                        mesh_ref.key()
+                    Message::new(
+                        format!(
+                            "Destination {dest_ref}, an east-west gateway by the deprecated spec.istio.ingressGateways of Mesh {mesh_ref}, has no workloadSelectorLabels, so the Gateway would select every gateway pod: give the Destination its pods' labels (spec.kubeService.workloadSelectorLabels)"
+                        ),
+                        format!(
+                            "attempting to select ingress gateway destination {} with no selector labels",
+                            dest_ref.key()
+                        ),
                     ),
                 );
                 continue;
@@ -148,11 +161,7 @@ pub fn select(
                 "spec.meshes",
                 port_error(
                     DEFAULT_PORT_NAME,
-                    &format!(
-                        "{}, the default gateway of mesh {}",
-                        dest_ref.key(),
-                        mesh_ref.key()
-                    ),
+                    &format!("{dest_ref} (the default gateway of Mesh {mesh_ref})"),
                 ),
             ),
         }
@@ -161,9 +170,14 @@ pub fn select(
 }
 
 /// Gloo Mesh's text, then the Destination it is about (Gloo Mesh's text does not say).
-fn port_error(port_name: &str, destination: &str) -> String {
-    format!(
-        "ingress gateway destination port info could not be determined for tls port name: {port_name} (Destination {destination})"
+fn port_error(port_name: &str, destination: &str) -> Message {
+    Message::new(
+        format!(
+            "Destination {destination} cannot be an east-west gateway: it needs a port named {port_name:?} with a target port, on a NodePort or LoadBalancer Service (if the gateway's TLS port has another name, set portName in the gateway selector)"
+        ),
+        format!(
+            "ingress gateway destination port info could not be determined for tls port name: {port_name}"
+        ),
     )
 }
 

@@ -1,6 +1,6 @@
 //! Which VirtualMesh governs which Mesh (decisions D5: every mesh checked, oldest wins).
 
-use super::names::multierror;
+use super::messages;
 use super::report::Report;
 use crate::index::Inputs;
 use crate::model::Resource;
@@ -31,27 +31,29 @@ pub fn resolve(inputs: &Inputs, report: &mut Report) -> Membership {
         let mut governed = Vec::new();
         for (i, mesh_ref) in vm.spec.meshes.iter().enumerate() {
             let field = format!("spec.meshes[{i}]");
-            if let Some(message) = malformed_mesh_ref(mesh_ref) {
+            if let Some(message) = messages::mesh_ref_incomplete(mesh_ref, inputs.meshes.keys()) {
                 report.error(vm.item, &field, message);
             } else if !inputs.meshes.contains_key(mesh_ref) {
-                report.error(
-                    vm.item,
-                    &field,
-                    format!("*v1.Mesh with id {} not found", mesh_ref.key()),
-                );
+                // Reported once per missing Mesh, by `report_missing_meshes`.
             } else if governed.contains(mesh_ref) {
                 report.warning(
                     vm.item,
                     &field,
-                    format!("Mesh {} is listed more than once", mesh_ref.key()),
+                    format!("Mesh {mesh_ref} is listed more than once; remove the repeated entry"),
                 );
             } else if let Some(owner) = membership.owner.get(mesh_ref) {
                 report.error(
                     vm.item,
                     &field,
-                    format!(
-                        "Includes a Mesh ({}.{}) that already is grouped in a VirtualMesh ({}.{}); a Mesh belongs to one VirtualMesh, the oldest one wins",
-                        mesh_ref.name, mesh_ref.namespace, owner.name, owner.namespace
+                    messages::Message::new(
+                        format!(
+                            "Mesh {mesh_ref} already belongs to VirtualMesh {owner}, {}; a Mesh belongs to one VirtualMesh: remove it from one of the two",
+                            why_first(&inputs.virtual_meshes[owner], vm)
+                        ),
+                        format!(
+                            "Includes a Mesh ({}.{}) that already is grouped in a VirtualMesh ({}.{})",
+                            mesh_ref.name, mesh_ref.namespace, owner.name, owner.namespace
+                        ),
                     ),
                 );
             } else {
@@ -76,13 +78,70 @@ fn age_key(vm: &Resource<VirtualMeshSpec>) -> (bool, Option<Time>, String, Strin
     )
 }
 
-fn malformed_mesh_ref(r: &ObjectRef) -> Option<String> {
-    let missing: Vec<String> = [("name", &r.name), ("namespace", &r.namespace)]
-        .iter()
-        .filter(|(_, v)| v.is_empty())
-        .map(|(f, _)| format!("'{f}' must be specified'"))
-        .collect();
-    (!missing.is_empty()).then(|| format!("malformed meshRef: {}", multierror(&missing)))
+/// Why `winner` governs a Mesh that `loser` lists too, in the words of the rule.
+fn why_first(
+    winner: &Resource<VirtualMeshSpec>,
+    loser: &Resource<VirtualMeshSpec>,
+) -> &'static str {
+    match (
+        &winner.meta.creation_timestamp,
+        &loser.meta.creation_timestamp,
+    ) {
+        (Some(a), Some(b)) if a != b => "which is older (metadata.creationTimestamp)",
+        (Some(_), None) => "which has a creationTimestamp (this one has none)",
+        _ => {
+            "which wins the tie (same creationTimestamp or none: the first by namespace/name wins)"
+        }
+    }
+}
+
+/// One error per Mesh that is named but not in the input, on the first thing that names
+/// it (VirtualMeshes before Destinations, each in key order), listing the others: a typo
+/// in one Mesh's name is one problem, not one per Destination of that Mesh.
+pub fn report_missing_meshes(inputs: &Inputs, report: &mut Report) {
+    // missing Mesh → (item, field) of every reference, first one first.
+    let mut missing: BTreeMap<&ObjectRef, Vec<(usize, String, String)>> = BTreeMap::new();
+    for vm in inputs.virtual_meshes.values() {
+        for (i, mesh_ref) in vm.spec.meshes.iter().enumerate() {
+            if mesh_ref.name.is_empty() || mesh_ref.namespace.is_empty() {
+                continue;
+            }
+            if !inputs.meshes.contains_key(mesh_ref) {
+                missing.entry(mesh_ref).or_default().push((
+                    vm.item,
+                    format!("spec.meshes[{i}]"),
+                    format!("VirtualMesh {}", vm.object_ref()),
+                ));
+            }
+        }
+    }
+    for destination in inputs.destinations.values() {
+        if let Some(mesh_ref) = &destination.spec.mesh
+            && !mesh_ref.name.is_empty()
+            && !mesh_ref.namespace.is_empty()
+            && !inputs.meshes.contains_key(mesh_ref)
+        {
+            missing.entry(mesh_ref).or_default().push((
+                destination.item,
+                "spec.mesh".to_string(),
+                format!("Destination {}", destination.object_ref()),
+            ));
+        }
+    }
+    for (mesh_ref, referrers) in missing {
+        let mut message = messages::mesh_not_found(mesh_ref, inputs.meshes.keys());
+        let others: Vec<&str> = referrers[1..]
+            .iter()
+            .map(|(_, _, who)| who.as_str())
+            .collect();
+        if !others.is_empty() {
+            message
+                .text
+                .push_str(&format!(" (also named by {})", messages::listed(&others)));
+        }
+        let (item, field, _) = &referrers[0];
+        report.error(*item, field, message);
+    }
 }
 
 #[cfg(test)]

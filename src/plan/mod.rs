@@ -6,6 +6,7 @@ pub mod access;
 pub mod federation;
 pub mod gateways;
 pub mod membership;
+pub mod messages;
 pub mod names;
 pub mod report;
 pub mod selectors;
@@ -101,6 +102,7 @@ impl Plan {
             ..Plan::default()
         };
         check_meshes(inputs, &mut report);
+        membership::report_missing_meshes(inputs, &mut report);
         check_destinations(inputs, &mut report);
         plan.membership = membership::resolve(inputs, &mut report);
         for vm in inputs.virtual_meshes.values() {
@@ -137,7 +139,7 @@ impl Plan {
                     &mesh_field(vm, mesh_ref),
                     format!(
                         "Mesh {} is not an Istio mesh (type {}): vmesh renders only Istio configuration, so it gets no outputs and nothing is federated into it",
-                        mesh_ref.key(),
+                        mesh_ref,
                         mesh.spec.type_name()
                     ),
                 );
@@ -148,9 +150,14 @@ impl Plan {
                 report.error(
                     vm.item,
                     &mesh_field(vm, mesh_ref),
-                    format!(
-                        "no Destinations selected as ingress gateway for mesh {}. At least one must be selected.",
-                        mesh_ref.key()
+                    messages::Message::new(
+                        format!(
+                            "no east-west gateway for Mesh {mesh_ref}, so other clusters cannot reach it: select one of its Destinations (a NodePort or LoadBalancer Service with a \"tls\" port) in spec.federation.eastWestIngressGatewaySelectors"
+                        ),
+                        format!(
+                            "no Destinations selected as ingress gateway for mesh {}. At least one must be selected.",
+                            mesh_ref.key()
+                        ),
                     ),
                 );
             }
@@ -233,9 +240,9 @@ impl Plan {
                     vm.item,
                     &mesh_field(vm, &mesh_plan.mesh),
                     format!(
-                        "the east-west gateways of mesh {} have no external addresses, so other clusters cannot reach its Destinations (first: {})",
-                        mesh_plan.mesh.key(),
-                        candidate.destination_ref.key()
+                        "the east-west gateways of Mesh {} have no external addresses, so other clusters cannot reach its Destinations (first: {}): give the gateway Destinations their addresses (spec.kubeService.externalAddresses)",
+                        mesh_plan.mesh,
+                        candidate.destination_ref
                     ),
                 );
             }
@@ -349,8 +356,8 @@ impl Plan {
                         destination.item,
                         "spec.kubeService",
                         format!(
-                            "{message} (the east-west gateway addresses of mesh {}: {})",
-                            mesh_plan.mesh.key(),
+                            "{message} (the east-west gateway addresses of Mesh {}: {})",
+                            mesh_plan.mesh,
                             addresses.join(", ")
                         ),
                     );
@@ -452,7 +459,7 @@ impl Plan {
         for m in moved {
             let item = inputs.destinations[&m.destination].item;
             let why = match &m.collides_with {
-                Some(other) => format!("it collides with Destination {}", other.key()),
+                Some(other) => format!("it collides with Destination {other}"),
                 None => "it lies in istiod's auto-allocation range 240.240.0.0/16".to_string(),
             };
             report.warning(
@@ -499,7 +506,7 @@ impl Plan {
                         "no AuthorizationPolicy rendered for AccessPolicies {}: the Service selects no pods by label, and a policy without a selector would apply to every workload in namespace {}",
                         rules
                             .iter()
-                            .map(|r| r.policy.key())
+                            .map(|r| r.policy.to_string())
                             .collect::<Vec<_>>()
                             .join(", "),
                         service.service_ref.namespace
@@ -664,9 +671,14 @@ fn check_smart_dns(inputs: &Inputs, target_lists: Vec<TargetList>, report: &mut 
         report.error(
             vm.item,
             "spec.federation.hostnameSuffix",
-            format!(
-                "mesh {} does not have smart DNS proxying enabled (hostname suffix can only be specified for federated Destination if Istio's smart DNS proxying is enabled); {count} Destination(s) are federated to it",
-                target.key()
+            messages::Message::new(
+                format!(
+                    "Mesh {target} does not have smart DNS proxying enabled, and a custom hostnameSuffix needs it in every mesh Destinations are federated to ({count} are federated to this one): set spec.istio.smartDnsProxyingEnabled on the Mesh (and DNS capture in its Istio), or remove hostnameSuffix"
+                ),
+                format!(
+                    "mesh {} does not have smart DNS proxying enabled (hostname suffix can only be specified for federated Destination if Istio's smart DNS proxying is enabled)",
+                    target.key()
+                ),
             ),
         );
     }
@@ -747,7 +759,7 @@ impl TargetList {
                         "spec.federation",
                         format!(
                             "Destinations are not federated into Mesh {}: it is not an Istio mesh (type {}) and vmesh renders only Istio configuration",
-                            target.key(),
+                            target,
                             target_mesh.spec.type_name()
                         ),
                     );
@@ -841,8 +853,8 @@ fn tls_mode(inputs: &Inputs, config: &RenderConfig, report: &mut Report) -> TlsM
             extra.item,
             "",
             format!(
-                "more than one Settings resource; vmesh reads one (found {} first)",
-                first.map(|s| s.key()).unwrap_or_default()
+                "more than one Settings resource: vmesh reads only one (it reads {}), so remove this one or merge it into that one",
+                first.map(|s| s.object_ref().to_string()).unwrap_or_default()
             ),
         );
     }
@@ -915,19 +927,30 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
         };
         let r = &service.service_ref;
         if r.name.is_empty() || r.namespace.is_empty() || r.cluster_name.is_empty() {
+            let missing: Vec<&str> = [
+                ("name", &r.name),
+                ("namespace", &r.namespace),
+                ("clusterName", &r.cluster_name),
+            ]
+            .into_iter()
+            .filter(|(_, v)| v.is_empty())
+            .map(|(f, _)| f)
+            .collect();
             report.error(
                 destination.item,
                 "spec.kubeService.ref",
-                "name, namespace and clusterName of the Service must all be set",
+                format!(
+                    "the Destination's Service reference has no {}: name, namespace and clusterName must all be set",
+                    missing.join(", ")
+                ),
             );
         } else if let Some(other) = services.insert(r, dest_ref) {
             report.error(
                 destination.item,
                 "spec.kubeService.ref",
                 format!(
-                    "Service {} is also the Service of Destination {}; each Service may have one Destination",
-                    r.key(),
-                    other.key()
+                    "Service {} already has Destination {other}; a Service may have one Destination: remove one of the two",
+                    messages::service(r)
                 ),
             );
         }
@@ -937,12 +960,12 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
                 "spec.mesh",
                 "the Destination names no mesh, so it takes part in no VirtualMesh",
             ),
-            Some(mesh) if !inputs.meshes.contains_key(mesh) => report.error(
-                destination.item,
-                "spec.mesh",
-                format!("*v1.Mesh with id {} not found", mesh.key()),
-            ),
-            Some(_) => {}
+            Some(mesh) => {
+                if let Some(message) = messages::mesh_ref_incomplete(mesh, inputs.meshes.keys()) {
+                    report.error(destination.item, "spec.mesh", message);
+                }
+                // A Mesh not in the input is reported once, by report_missing_meshes.
+            }
         }
         for (i, subset) in service.endpoint_subsets.iter().enumerate() {
             for (j, port) in subset.ports.iter().enumerate() {
@@ -1067,7 +1090,13 @@ fn check_federation_fields(inputs: &Inputs, vm: &Resource<VirtualMeshSpec>, repo
                 report.error(
                     vm.item,
                     &format!("spec.federation.selectors[{i}].meshes[{j}]"),
-                    format!("Mesh {} is not one of this VirtualMesh's meshes; all referenced Meshes must exist in this VirtualMesh", mesh.key()),
+                    messages::Message::new(
+                        format!(
+                            "Mesh {mesh} is not one of this VirtualMesh's spec.meshes ({}); a federation selector can only name the VirtualMesh's own meshes: add it to spec.meshes or name one of them",
+                            messages::listed(&vm.spec.meshes.iter().map(ToString::to_string).collect::<Vec<_>>())
+                        ),
+                        format!("Mesh {} is not one of this VirtualMesh's meshes; all referenced Meshes must exist in this VirtualMesh", mesh.key()),
+                    ),
                 );
             }
         }

@@ -1,7 +1,7 @@
 //! Destination selectors: matching (Gloo Mesh's `SelectorMatchesDestination`) and the
 //! validation of `kubeServiceRefs`.
 
-use super::names::multierror;
+use super::messages::{self, Message};
 use crate::model::common::{ClusterObjectRef, DestinationSelector, KubeServiceMatcher};
 use crate::model::discovery::KubeService;
 use std::collections::HashSet;
@@ -35,12 +35,12 @@ fn matcher_matches(matcher: &KubeServiceMatcher, service: &KubeService) -> bool 
 }
 
 /// Problems with `kubeServiceRefs` in `selectors`: `(field path below prefix, message)`.
-/// Messages are Gloo Mesh's (`Invalid Destination selector: …`).
+/// Gloo Mesh's texts (`Invalid Destination selector: …`) go beside the messages.
 pub fn check_service_refs(
     selectors: &[DestinationSelector],
     prefix: &str,
     known: &HashSet<ClusterObjectRef>,
-) -> Vec<(String, String)> {
+) -> Vec<(String, Message)> {
     let mut problems = Vec::new();
     for (i, selector) in selectors.iter().enumerate() {
         let Some(refs) = &selector.kube_service_refs else {
@@ -48,30 +48,20 @@ pub fn check_service_refs(
         };
         for (j, service) in refs.services.iter().enumerate() {
             let field = format!("{prefix}[{i}].kubeServiceRefs.services[{j}]");
-            let missing = missing_fields(service);
-            let message = if !missing.is_empty() {
-                format!("malformed kubeServiceRef: {}", multierror(&missing))
+            let message = if let Some(message) = messages::service_ref_incomplete(service) {
+                message
             } else if !known.contains(service) {
-                format!("Destination {} not found", service.key())
+                // Sorted, so the suggestion does not depend on the set's order.
+                let mut candidates: Vec<&ClusterObjectRef> = known.iter().collect();
+                candidates.sort();
+                messages::destination_not_found(service, candidates)
             } else {
                 continue;
             };
-            problems.push((field, format!("Invalid Destination selector: {message}")));
+            problems.push((field, message));
         }
     }
     problems
-}
-
-fn missing_fields(r: &ClusterObjectRef) -> Vec<String> {
-    [
-        ("name", &r.name),
-        ("namespace", &r.namespace),
-        ("clusterName", &r.cluster_name),
-    ]
-    .iter()
-    .filter(|(_, value)| value.is_empty())
-    .map(|(field, _)| format!("'{field}' must be specified'"))
-    .collect()
 }
 
 #[cfg(test)]
@@ -139,13 +129,25 @@ mod tests {
         }];
         let problems = check_service_refs(&selectors, "spec.x", &HashSet::new());
         assert_eq!(problems[0].0, "spec.x[0].kubeServiceRefs.services[0]");
+        // One line in the user's terms; Gloo Mesh's multi-line text only beside it.
         assert_eq!(
-            problems[0].1,
-            "Invalid Destination selector: malformed kubeServiceRef: 3 errors occurred:\n\t* 'name' must be specified'\n\t* 'namespace' must be specified'\n\t* 'clusterName' must be specified'\n\n"
+            problems[0].1.text,
+            "this Service reference has no name, namespace or clusterName: a kubeServiceRef names the Service by name, namespace and clusterName"
         );
         assert_eq!(
-            problems[1].1,
-            "Invalid Destination selector: Destination nonexistent-svc.nonexistent-svc.svc-cluster not found"
+            problems[0].1.gloo.as_deref(),
+            Some(
+                "Invalid Destination selector: malformed kubeServiceRef: 3 errors occurred:\n\t* 'name' must be specified'\n\t* 'namespace' must be specified'\n\t* 'clusterName' must be specified'\n\n"
+            )
+        );
+        assert!(problems[1].1.text.starts_with(
+            "no Destination in the input is for Service nonexistent-svc/nonexistent-svc in cluster svc-cluster"
+        ));
+        assert_eq!(
+            problems[1].1.gloo.as_deref(),
+            Some(
+                "Invalid Destination selector: Destination nonexistent-svc.nonexistent-svc.svc-cluster not found"
+            )
         );
     }
 }

@@ -9,4 +9,5 @@ mod hostile_tree;
 mod kpt;
 mod kustomize;
 mod render;
+mod same_verdict;
 mod support;
