@@ -169,11 +169,12 @@ fn run_stages(mut list: ResourceList, options: &RunOptions, watch: &mut Stopwatc
         && inputs.virtual_meshes.is_empty()
         && (!inputs.meshes.is_empty() || !inputs.destinations.is_empty())
     {
-        // The hosts that read files refuse such a tree (a VirtualMesh left out by mistake
-        // would prune every federated object); under kpt the package at least says so.
-        results.push(KrmResult::warning(
-            "no VirtualMesh among the Gloo Mesh resources: nothing is federated between clusters, only each Destination's own DestinationRule and AuthorizationPolicy are rendered (vmesh render, Argo CD and kustomize refuse such inputs); add the VirtualMesh, or check that its file is not in .krmignore",
+        // Refused as every host that reads files refuses it: a VirtualMesh left out by
+        // mistake would make kpt prune every federated object and cacerts of the package.
+        results.push(KrmResult::error(
+            "no VirtualMesh among the Gloo Mesh resources: nothing would be federated between clusters and every earlier output would be pruned, so nothing is rendered (vmesh render, Argo CD and kustomize refuse such inputs too); add the VirtualMesh, or check that its file is not in .krmignore",
         ));
+        return failure(&list, results, options.style);
     }
     let plan = Plan::build(&inputs, &list.items, &config, &mut results);
     watch.lap("plan");

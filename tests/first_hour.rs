@@ -316,12 +316,25 @@ fn the_readme_first_screen_runs_as_written() {
         .collect();
     files.sort();
     assert_eq!(files.join(" "), listed);
+    // The top of OUT: a directory per cluster and the clusters' Istio settings.
+    let listed_top = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("ls /tmp/clusters                         # "))
+        .unwrap();
+    let mut top: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    top.sort();
+    assert_eq!(top.join(" "), listed_top);
 }
 
 /// A kpt package with Meshes and Destinations but no VirtualMesh used to render with exit 0
-/// and no hint; now it says why nothing is federated.
+/// and no hint (and kpt then pruned every federated object); now it is refused, as every
+/// other host refuses it, with the package's items back unchanged.
 #[test]
-fn a_package_without_a_virtual_mesh_says_so() {
+fn a_package_without_a_virtual_mesh_is_refused() {
     let input = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/two-clusters/input.yaml"),
     )
@@ -335,11 +348,15 @@ fn a_package_without_a_virtual_mesh_says_so() {
     let without = format!("{}{}", &input[..start], &input[end..]);
     assert!(!without.contains("kind: VirtualMesh"));
     let output = run_with_stdin(vmesh(), &without);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert!(
         text(&output.stdout).contains("no VirtualMesh among the Gloo Mesh resources"),
         "{}",
         text(&output.stdout)
+    );
+    assert!(
+        !text(&output.stdout).contains("managed-by: vmesh"),
+        "nothing rendered"
     );
     // A package without Gloo Mesh resources passes through without it (vmesh can sit in
     // any kpt pipeline).

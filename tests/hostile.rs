@@ -60,11 +60,12 @@ const GENERATED: &[&str] = &[
 #[path = "../benches/support/scale.rs"]
 mod scale;
 
-/// One mesh, `n` Destinations and one AccessPolicy from `n` service accounts to all of them:
-/// each Destination's AuthorizationPolicy lists every service account, n² principals.
+/// One mesh (in a VirtualMesh of its own, as a package needs one), `n` Destinations and one
+/// AccessPolicy from `n` service accounts to all of them: each Destination's
+/// AuthorizationPolicy lists every service account, n² principals.
 fn access_policy_many(n: usize) -> String {
     let mut s = format!(
-        "{HEADER}- apiVersion: discovery.mesh.gloo.solo.io/v1\n  kind: Mesh\n  metadata: {{name: mesh-1, namespace: gloo-mesh}}\n  spec:\n    istio:\n      installation: {{namespace: istio-system, cluster: cluster-1}}\n      trustDomain: cluster.local\n      istiodServiceAccount: istiod\n"
+        "{HEADER}- apiVersion: discovery.mesh.gloo.solo.io/v1\n  kind: Mesh\n  metadata: {{name: mesh-1, namespace: gloo-mesh}}\n  spec:\n    istio:\n      installation: {{namespace: istio-system, cluster: cluster-1}}\n      trustDomain: cluster.local\n      istiodServiceAccount: istiod\n- apiVersion: networking.mesh.gloo.solo.io/v1\n  kind: VirtualMesh\n  metadata: {{name: vm, namespace: gloo-mesh}}\n  spec:\n    meshes: [{{name: mesh-1, namespace: gloo-mesh}}]\n"
     );
     for i in 0..n {
         s.push_str(&format!(
