@@ -85,7 +85,7 @@ fn one_missing_mesh_is_one_error_naming_everything_that_points_at_it() {
     assert!(
         message.starts_with("no Mesh gloo-mesh/istiod-istio-system-cluster-2 in the input")
             && message.ends_with(
-                "(also named by Destination gloo-mesh/istio-ingressgateway-istio-system-cluster-2)"
+                "(also named by Destination gloo-mesh/istio-ingressgateway-istio-system-cluster-2, Destination gloo-mesh/ratings-bookinfo-cluster-2)"
             ),
         "{message}"
     );

@@ -95,7 +95,7 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
                 "spec.mesh",
                 format!(
                     "Mesh {} is installed in cluster {}, but the Destination's Service is in cluster {}: a Service belongs to the mesh of its own cluster, and vmesh would wire ServiceEntries of one cluster to endpoints of the other. Set spec.mesh to the mesh of cluster {} (or correct spec.kubeService.ref.clusterName)",
-                    mesh_ref.key(),
+                    mesh_ref,
                     istio.installation.cluster,
                     r.cluster_name,
                     r.cluster_name
@@ -197,7 +197,7 @@ fn check_meshes(inputs: &Inputs, report: &mut Report) {
                 &gateway.workload_labels,
                 mesh.item,
                 &format!("spec.istio.ingressGateways[{i}].workloadLabels"),
-                &format!("ingress gateway {i} of Mesh {}", mesh_ref.key()),
+                &format!("ingress gateway {i} of Mesh {}", mesh_ref),
                 report,
             );
             let address = gateway.address();
@@ -434,7 +434,7 @@ fn check_gateways(inputs: &Inputs, plan: &Plan, report: &mut Report) {
                     format!(
                         "{} cannot be an endpoint address ({problem}): other clusters reach the east-west gateway of mesh {} at it. Write the load balancer's single IP under ip, or its DNS name under dnsName",
                         crate::model::quoted(value),
-                        mesh.mesh.key()
+                        mesh.mesh
                     ),
                 );
             }
@@ -523,7 +523,7 @@ fn check_federated_hosts(inputs: &Inputs, plan: &Plan, report: &mut Report) {
                         "the SNI of federated host {} on port {port} ({} bytes, outbound_.{port}_._.<host>) is longer than the {MAX_SNI_BYTES} bytes BoringSSL sends, so no client could connect: shorten the Service name, namespace or cluster name, or VirtualMesh {} spec.federation.hostnameSuffix, by {} characters",
                         federation.hostname,
                         sni.len(),
-                        vm.key(),
+                        vm,
                         sni.len() - MAX_SNI_BYTES
                     ),
                 );
@@ -552,7 +552,7 @@ fn check_federated_hosts(inputs: &Inputs, plan: &Plan, report: &mut Report) {
                         federation.hostname,
                         federation.service.namespace,
                         federation.service.name,
-                        vm.key()
+                        vm
                     ),
                 );
                 break;
