@@ -90,23 +90,11 @@ pub fn mesh_ref_incomplete<'a>(
     r: &ObjectRef,
     meshes: impl IntoIterator<Item = &'a ObjectRef>,
 ) -> Option<Message> {
-    let missing: Vec<&str> = [("name", &r.name), ("namespace", &r.namespace)]
-        .into_iter()
-        .filter(|(_, v)| v.is_empty())
-        .map(|(f, _)| f)
-        .collect();
+    let missing = empty_fields(&[("name", &r.name), ("namespace", &r.namespace)]);
     if missing.is_empty() {
         return None;
     }
-    let gloo = format!(
-        "malformed meshRef: {}",
-        multierror(
-            &missing
-                .iter()
-                .map(|f| format!("'{f}' must be specified'"))
-                .collect::<Vec<_>>()
-        )
-    );
+    let gloo = malformed("malformed meshRef", &missing);
     let text = if r.name.is_empty() && r.namespace.is_empty() {
         "this Mesh reference is empty: give the Mesh's name and namespace".to_string()
     } else if r.name.is_empty() {
@@ -139,26 +127,13 @@ pub fn service(r: &ClusterObjectRef) -> String {
 
 /// A `kubeServiceRefs` entry without name, namespace or clusterName.
 pub fn service_ref_incomplete(r: &ClusterObjectRef) -> Option<Message> {
-    let missing: Vec<&str> = [
-        ("name", &r.name),
-        ("namespace", &r.namespace),
-        ("clusterName", &r.cluster_name),
-    ]
-    .into_iter()
-    .filter(|(_, v)| v.is_empty())
-    .map(|(f, _)| f)
-    .collect();
+    let missing = service_ref_empty_fields(r);
     if missing.is_empty() {
         return None;
     }
-    let gloo = format!(
-        "Invalid Destination selector: malformed kubeServiceRef: {}",
-        multierror(
-            &missing
-                .iter()
-                .map(|f| format!("'{f}' must be specified'"))
-                .collect::<Vec<_>>()
-        )
+    let gloo = malformed(
+        "Invalid Destination selector: malformed kubeServiceRef",
+        &missing,
     );
     let text = format!(
         "this Service reference has no {}: a kubeServiceRef names the Service by name, namespace and clusterName",
@@ -223,6 +198,33 @@ fn or_list(words: &[&str]) -> String {
         [one] => one.to_string(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
+}
+
+/// The names of the fields that are empty, in the order given.
+fn empty_fields<'a>(fields: &[(&'a str, &str)]) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter(|(_, value)| value.is_empty())
+        .map(|(field, _)| *field)
+        .collect()
+}
+
+/// The empty fields of a Service reference (name, namespace, clusterName).
+pub fn service_ref_empty_fields(r: &ClusterObjectRef) -> Vec<&'static str> {
+    empty_fields(&[
+        ("name", &r.name),
+        ("namespace", &r.namespace),
+        ("clusterName", &r.cluster_name),
+    ])
+}
+
+/// Gloo Mesh's text for a reference with fields missing (go-multierror's list).
+fn malformed(what: &str, missing: &[&str]) -> String {
+    let problems: Vec<String> = missing
+        .iter()
+        .map(|field| format!("'{field}' must be specified'"))
+        .collect();
+    format!("{what}: {}", multierror(&problems))
 }
 
 #[cfg(test)]

@@ -927,15 +927,7 @@ fn check_destinations(inputs: &Inputs, report: &mut Report) {
         };
         let r = &service.service_ref;
         if r.name.is_empty() || r.namespace.is_empty() || r.cluster_name.is_empty() {
-            let missing: Vec<&str> = [
-                ("name", &r.name),
-                ("namespace", &r.namespace),
-                ("clusterName", &r.cluster_name),
-            ]
-            .into_iter()
-            .filter(|(_, v)| v.is_empty())
-            .map(|(f, _)| f)
-            .collect();
+            let missing = messages::service_ref_empty_fields(r);
             report.error(
                 destination.item,
                 "spec.kubeService.ref",
