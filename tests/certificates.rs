@@ -891,20 +891,10 @@ fn key_material_never_appears_in_results_or_stderr() {
         &[("root-cert.pem", &cert), ("key.pem", &bogus_key)],
     );
     let text = input(USER_ROOT, &extra, None);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmesh"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = common::run_with_stdin(
+        &mut Command::new(env!("CARGO_BIN_EXE_vmesh")),
+        text.as_bytes(),
+    );
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let results = &stdout[stdout.find("\nresults:").expect("results are written")..];

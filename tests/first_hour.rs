@@ -2,7 +2,8 @@
 //! comes back: usage errors exit 1 as documented, bare `vmesh` at a terminal says what it
 //! waits for, plain manifests piped into `vmesh` point to `vmesh render`.
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -11,19 +12,7 @@ fn vmesh() -> Command {
 }
 
 fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::run_with_stdin(&mut command, stdin.as_bytes())
 }
 
 fn text(bytes: &[u8]) -> String {

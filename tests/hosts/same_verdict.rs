@@ -75,7 +75,10 @@ fn a_mesh_without_local_config_is_the_same_warning_under_kpt_and_kustomize() {
                 .unwrap()
         )
     );
-    let output = run_stdin(sandbox.command("vmesh").current_dir(sandbox.path()), &list);
+    let output = crate::kpt::run_with_stdin(
+        sandbox.command("vmesh").current_dir(sandbox.path()),
+        list.as_bytes(),
+    );
     assert_success(&output, "vmesh (KRM transformer)");
     let results = text(&output.stdout);
     assert!(results.contains(WARNING), "{results}");
@@ -133,22 +136,4 @@ fn indent(text: &str) -> String {
         .filter(|l| !l.trim().is_empty())
         .map(|l| format!("  {l}\n"))
         .collect()
-}
-
-fn run_stdin(command: &mut std::process::Command, stdin: &str) -> std::process::Output {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
