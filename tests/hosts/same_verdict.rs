@@ -53,12 +53,7 @@ fn a_mesh_without_local_config_is_the_same_warning_under_kpt_and_kustomize() {
             .arg(&plugins)),
         "vmesh kustomize install",
     );
-    let output = run(sandbox
-        .command("kubectl")
-        .args(["kustomize", "--enable-alpha-plugins"])
-        .arg(kustomize.join("transformer"))
-        .env("KUSTOMIZE_PLUGIN_HOME", &plugins)
-        .env_remove("XDG_CONFIG_HOME"));
+    let output = kustomize_build(&sandbox, &kustomize.join("transformer"), &plugins);
     assert_success(&output, "kubectl kustomize (transformer)");
     let build = text(&output.stdout);
     assert!(
@@ -117,12 +112,7 @@ fn a_mesh_without_local_config_is_the_same_warning_under_kpt_and_kustomize() {
     let transformer = kustomize.join("transformer/vmesh.yaml");
     let text_config = std::fs::read_to_string(&transformer).unwrap();
     std::fs::write(&transformer, text_config.replace("cluster-1", "cluster-9")).unwrap();
-    let output = run(sandbox
-        .command("kubectl")
-        .args(["kustomize", "--enable-alpha-plugins"])
-        .arg(kustomize.join("transformer"))
-        .env("KUSTOMIZE_PLUGIN_HOME", &plugins)
-        .env_remove("XDG_CONFIG_HOME"));
+    let output = kustomize_build(&sandbox, &kustomize.join("transformer"), &plugins);
     assert!(!output.status.success(), "kustomize accepted cluster-9");
     let output = run(sandbox
         .command("vmesh")
@@ -136,4 +126,14 @@ fn indent(text: &str) -> String {
         .filter(|l| !l.trim().is_empty())
         .map(|l| format!("  {l}\n"))
         .collect()
+}
+
+/// `kubectl kustomize` of `dir` with vmesh's plugins (and no user plugin home).
+fn kustomize_build(sandbox: &Sandbox, dir: &Path, plugins: &Path) -> std::process::Output {
+    run(sandbox
+        .command("kubectl")
+        .args(["kustomize", "--enable-alpha-plugins"])
+        .arg(dir)
+        .env("KUSTOMIZE_PLUGIN_HOME", plugins)
+        .env_remove("XDG_CONFIG_HOME"))
 }
