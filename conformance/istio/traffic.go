@@ -672,26 +672,13 @@ func (w *World) plainCalls(c *Cluster) {
 	if c.PlainIP == "" || w.servers[c.Name] == nil {
 		return
 	}
-	_, sim := w.clientProxy(c.Name)
 	ports := make([]uint32, 0, len(c.PlainPorts))
 	for p := range c.PlainPorts {
 		ports = append(ports, p)
 	}
 	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
 	for _, number := range ports {
-		proto, appTLS := callProtocol(c.PlainPorts[number])
-		result := sim.Run(simulation.Call{
-			Address: c.PlainIP, Port: int(number), Protocol: proto, TLS: appTLS,
-			HostHeader: c.PlainHost, CallMode: simulation.CallModeOutbound,
-		})
-		want := model.BuildSubsetKey(model.TrafficDirectionOutbound, "", host.Name(c.PlainHost), int(number))
-		subject := fmt.Sprintf("%s:%d from %s", c.PlainHost, number, c.Name)
-		if result.Error != nil {
-			w.report.fail(c.Name, "capture", subject, "an in-mesh call fails: %v", result.Error)
-		} else if result.ClusterMatched != want {
-			w.report.fail(c.Name, "capture", subject, "an in-mesh call to %s:%d is captured by cluster %q",
-				c.PlainIP, number, result.ClusterMatched)
-		}
+		w.inMeshCall(c, "capture", c.PlainIP, c.PlainHost, c.PlainPorts[number])
 	}
 }
 
@@ -712,22 +699,11 @@ func (w *World) localCalls(c *Cluster) {
 			if strings.EqualFold(p.Protocol, "UDP") || strings.EqualFold(p.Protocol, "SCTP") {
 				continue
 			}
-			proto, appTLS := callProtocol(p)
+			want, ok := w.inMeshCall(c, "local", svc.IP, h, p)
+			if !ok {
+				continue
+			}
 			subject := fmt.Sprintf("%s:%d from %s", h, p.Port, c.Name)
-			result := sim.Run(simulation.Call{
-				Address: svc.IP, Port: int(p.Port), Protocol: proto, TLS: appTLS,
-				HostHeader: h, CallMode: simulation.CallModeOutbound,
-			})
-			want := model.BuildSubsetKey(model.TrafficDirectionOutbound, "", host.Name(h), int(p.Port))
-			if result.Error != nil {
-				w.report.fail(c.Name, "local", subject, "an in-mesh call fails: %v", result.Error)
-				continue
-			}
-			if result.ClusterMatched != want {
-				w.report.fail(c.Name, "local", subject, "an in-mesh call to %s:%d goes to cluster %q, not %q",
-					svc.IP, p.Port, result.ClusterMatched, want)
-				continue
-			}
 			ec := xdstest.ExtractCluster(want, sim.Clusters)
 			if upstreamTLS(ec.GetTransportSocket()) != nil {
 				w.report.fail(c.Name, "local", subject,
@@ -737,4 +713,28 @@ func (w *World) localCalls(c *Cluster) {
 			}
 		}
 	}
+}
+
+// inMeshCall: the cluster's client sidecar calls host:port at address (a Service's cluster IP)
+// and must reach that Service's own outbound cluster; a failure is reported at step. It
+// returns the cluster's name and whether the call got there.
+func (w *World) inMeshCall(c *Cluster, step, address, h string, p ServicePort) (string, bool) {
+	_, sim := w.clientProxy(c.Name)
+	proto, appTLS := callProtocol(p)
+	result := sim.Run(simulation.Call{
+		Address: address, Port: int(p.Port), Protocol: proto, TLS: appTLS,
+		HostHeader: h, CallMode: simulation.CallModeOutbound,
+	})
+	want := model.BuildSubsetKey(model.TrafficDirectionOutbound, "", host.Name(h), int(p.Port))
+	subject := fmt.Sprintf("%s:%d from %s", h, p.Port, c.Name)
+	switch {
+	case result.Error != nil:
+		w.report.fail(c.Name, step, subject, "an in-mesh call fails: %v", result.Error)
+		return want, false
+	case result.ClusterMatched != want:
+		w.report.fail(c.Name, step, subject, "an in-mesh call to %s:%d is captured by cluster %q, not %q",
+			address, p.Port, result.ClusterMatched, want)
+		return want, false
+	}
+	return want, true
 }
