@@ -264,26 +264,14 @@ impl Scope<'_> {
             Some(cluster) => (out.join(cluster), 2, PathBuf::from(cluster)),
             None => (out.to_path_buf(), 3, PathBuf::new()),
         };
-        let (owned, labelled) = owned_files(&dir, depth).map_err(Reply::fail)?;
-        for path in labelled {
-            reply.note(format!(
-                "{} carries the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE} but not every object in it is one vmesh renders; it is left alone",
-                display(&dir.join(path))
-            ));
-        }
+        let owned = owned_files(&dir, depth, reply)?;
         let mut existing: BTreeMap<PathBuf, String> = owned
             .into_iter()
             .map(|(path, text)| (prefix.join(path), text))
             .collect();
         // The Istio settings: every cluster's, or the one cluster's with --cluster.
         let settings_dir = out.join(SETTINGS_DIR);
-        let (settings, labelled) = owned_files(&settings_dir, 1).map_err(Reply::fail)?;
-        for path in labelled {
-            reply.note(format!(
-                "{} carries the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE} but is not the Istio settings vmesh renders; it is left alone",
-                display(&settings_dir.join(path))
-            ));
-        }
+        let settings = owned_files(&settings_dir, 1, reply)?;
         let own_settings = self.cluster.map(|c| PathBuf::from(format!("{c}.yaml")));
         for (path, text) in settings {
             if own_settings.as_ref().is_none_or(|own| *own == path) {
@@ -375,15 +363,17 @@ fn safe_component(part: &str) -> bool {
 }
 
 /// The `*.yaml` files `depth` levels below `dir` that vmesh wrote, with their text, keyed
-/// by their path below `dir`; and those that carry vmesh's label but are not vmesh's. Links
-/// are not followed (walkdir's default), so a linked file is never vmesh's.
-type OwnedFiles = (BTreeMap<PathBuf, String>, Vec<PathBuf>);
-
-fn owned_files(dir: &Path, depth: usize) -> Result<OwnedFiles, String> {
+/// by their path below `dir`. A file that carries vmesh's label but is not vmesh's is left
+/// alone, with a note. Links are not followed (walkdir's default), so a linked file is never
+/// vmesh's.
+fn owned_files(
+    dir: &Path,
+    depth: usize,
+    reply: &mut Reply,
+) -> Result<BTreeMap<PathBuf, String>, Reply> {
     let mut owned = BTreeMap::new();
-    let mut labelled = Vec::new();
     if !dir.exists() {
-        return Ok((owned, labelled));
+        return Ok(owned);
     }
     let walker = walkdir::WalkDir::new(dir)
         .min_depth(depth)
@@ -392,22 +382,25 @@ fn owned_files(dir: &Path, depth: usize) -> Result<OwnedFiles, String> {
         .into_iter()
         .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
-        let entry = entry.map_err(|e| format!("cannot walk {}: {e}", display(dir)))?;
+        let entry = entry.map_err(|e| Reply::fail(format!("cannot walk {}: {e}", display(dir))))?;
         if !entry.file_type().is_file() || entry.path().extension().is_none_or(|e| e != "yaml") {
             continue;
         }
         let text = std::fs::read_to_string(entry.path())
-            .map_err(|e| format!("cannot read {}: {e}", display(entry.path())))?;
+            .map_err(|e| Reply::fail(format!("cannot read {}: {e}", display(entry.path()))))?;
         let relative = entry.path().strip_prefix(dir).expect("below dir");
         match written_by_vmesh(&text) {
             Ownership::Generated => {
                 owned.insert(relative.to_path_buf(), text);
             }
-            Ownership::Labelled => labelled.push(relative.to_path_buf()),
+            Ownership::Labelled => reply.note(format!(
+                "{} carries the label {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE} but not every object in it is one vmesh renders; it is left alone",
+                display(entry.path())
+            )),
             Ownership::Foreign => {}
         }
     }
-    Ok((owned, labelled))
+    Ok(owned)
 }
 
 /// Whether vmesh wrote a file: every document is an object vmesh renders
